@@ -1,0 +1,54 @@
+# ResNAS — `make help` lists the targets. Everything runs inside .venv, which `make setup` creates.
+PYTHON  ?= python3
+PROFILE ?= default
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.resnas-setup
+NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.py)))
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lock test test-fast reproduce readme check lab bench clean $(NOTEBOOKS)
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
+	@echo "  <notebook>       run one experiment, e.g. make 00_quickstart PROFILE=ci ($(NOTEBOOKS))"
+	@echo "  PROFILE=ci|default|paper (now: $(PROFILE))"
+
+setup: $(STAMP) ## create .venv with the pinned versions (quick when already done)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+lock: $(STAMP) ## recompile requirements.lock from requirements.in
+	$(PY) -m pip install -q pip-tools
+	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras requirements.in -o requirements.lock
+
+test: $(STAMP) ## the whole suite, notebooks on the ci profile included (< 15 min on 2 cores)
+	$(PY) -m pytest -q --durations=15
+
+test-fast: $(STAMP) ## the suite without the notebooks
+	$(PY) -m pytest -q -m "not notebook"
+
+check: $(STAMP) ## validate every params file of PROFILE, train nothing
+	$(PY) -m resnas.pipeline check --profile $(PROFILE)
+
+reproduce: $(STAMP) ## run every notebook on PROFILE, write results/PROFILE/README.md
+	$(PY) -m resnas.pipeline run --profile $(PROFILE)
+
+readme: $(STAMP) ## rewrite results/PROFILE/README.md from what is there
+	$(PY) -m resnas.pipeline readme --profile $(PROFILE)
+
+$(NOTEBOOKS): $(STAMP)
+	$(PY) -m resnas.pipeline run --profile $(PROFILE) $@
+
+lab: $(STAMP) ## start JupyterLab on notebooks/ (jupytext opens the .py sources as notebooks)
+	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+bench: $(STAMP) ## engine throughput against a DataLoader + fp32 pipeline, as a ratio
+	$(PY) -m resnas.bench
+
+clean: ## remove results of PROFILE (keeps data/ and .venv)
+	rm -rf results/$(PROFILE)

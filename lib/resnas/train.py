@@ -1,0 +1,285 @@
+"""The training engine: one function, `train(model, bundle, recipe, seed)`.
+
+Speed comes from doing less, not from cleverness (airbench's lesson): the whole data set lives on the device as
+uint8, batches are drawn by index, augmentation (pad-4 random crop + horizontal flip) runs on the device on
+whole batches, and on CUDA the forward pass runs under bf16 autocast in channels_last layout. There are no
+DataLoader workers. The same code runs on the CPU, where a seed gives bit-identical numbers run to run.
+
+A candidate that fails (non-finite loss, CUDA out of memory, more parameters than the recipe allows) comes back
+as a `TrainResult` with status 'failed' and the reason; it never raises into the caller.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnas.data import Bundle
+
+SCHEDULES = ("era_search", "step", "cosine", "plateau", "constant")
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """How to train: part of every evaluation's archive key.
+
+    schedule: 'era_search' (lr, then lr/10 for the last `low_lr_epochs`; thesis §4.1), 'step' (lr x gamma at
+    each fraction of `milestones`; ERA final: 164 epochs, /10 at 50% and 75%), 'cosine' (annealing to 0),
+    'plateau' (x plateau_factor when validation loss has not improved for plateau_patience epochs; MO-ResNet),
+    'constant'. Milestone m moves the rate after floor(m x epochs) epochs: 164 epochs at (0.5, 0.75) drop at the
+    start of epochs 83 and 124 (1-based), as the thesis's A.3 does.
+    """
+
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    schedule: str = "era_search"
+    low_lr_epochs: int = 3
+    milestones: tuple[float, ...] = (0.5, 0.75)
+    gamma: float = 0.1
+    plateau_patience: int = 8
+    plateau_factor: float = 0.5
+    augment: str = "auto"  # 'auto' (crop+flip for natural images), 'crop_flip', 'none'
+    max_params: int | None = None
+    eval_batch_size: int = 1024
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule={self.schedule!r} is unknown; allowed: {', '.join(SCHEDULES)}")
+        if self.augment not in ("auto", "crop_flip", "none"):
+            raise ValueError(f"augment={self.augment!r} is not allowed; allowed: 'auto', 'crop_flip', 'none'")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must be >= 1")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr} must be > 0")
+        object.__setattr__(self, "milestones", tuple(float(m) for m in self.milestones))
+
+    def replace(self, **changes) -> "TrainRecipe":
+        return TrainRecipe(**{**asdict(self), **changes})
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training produced. `history` has one dict per epoch: epoch, lr, train_loss, train_acc,
+    val_loss, val_acc, seconds (cumulative wall time). Accuracies are fractions in [0, 1]."""
+
+    status: str  # 'ok' or 'failed'
+    reason: str = ""
+    history: tuple[dict, ...] = ()
+    params: int = 0
+    flops: int = 0
+    wall_time: float = 0.0
+    device: str = "cpu"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def final_val_acc(self) -> float:
+        return self.history[-1]["val_acc"] if self.history else float("nan")
+
+    @property
+    def best_val_acc(self) -> float:
+        return max((h["val_acc"] for h in self.history), default=float("nan"))
+
+    @property
+    def best_epoch(self) -> int:
+        return max(self.history, key=lambda h: h["val_acc"])["epoch"] if self.history else -1
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(final_val_acc=self.final_val_acc, best_val_acc=self.best_val_acc, best_epoch=self.best_epoch)
+        return d
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """FLOPs of one forward pass on one image, by torch's own FlopCounterMode (2 FLOPs per multiply-add;
+    convolutions and matrix products only, as is usual). Runs on the CPU on a copy in eval mode."""
+    from torch.utils.flop_counter import FlopCounterMode
+    import copy
+
+    probe = copy.deepcopy(model).cpu().float().eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        probe(torch.zeros(1, *input_shape))
+    return int(counter.get_total_flops())
+
+
+def random_crop_flip(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Pad-`pad` random crop and random horizontal flip of a uint8 batch, per image, on x's device.
+    Zero padding before normalisation, as torchvision's RandomCrop(32, padding=4) does."""
+    b, c, h, w = x.shape
+    dev = x.device
+    xp = F.pad(x, (pad, pad, pad, pad))
+    di = torch.randint(0, 2 * pad + 1, (b,), device=dev, generator=gen)
+    dj = torch.randint(0, 2 * pad + 1, (b,), device=dev, generator=gen)
+    flip = torch.rand(b, device=dev, generator=gen) < 0.5
+    rows = di[:, None] + torch.arange(h, device=dev)
+    cols = dj[:, None] + torch.arange(w, device=dev)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    return xp[torch.arange(b, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
+              rows[:, None, :, None], cols[:, None, None, :]]
+
+
+class _DeviceData:
+    """The bundle on the device, normalisation folded into one multiply-add. Cached per (bundle, device) so
+    an evaluator training many candidates copies the data once."""
+
+    _cache: dict = {}
+
+    def __init__(self, bundle: Bundle, device: torch.device):
+        self.x_train = bundle.x_train.to(device)
+        self.y_train = bundle.y_train.to(device)
+        self.x_eval = bundle.x_eval.to(device)
+        self.y_eval = bundle.y_eval.to(device)
+        mean = torch.tensor(bundle.mean, device=device).view(1, -1, 1, 1)
+        std = torch.tensor(bundle.std, device=device).view(1, -1, 1, 1)
+        self.scale, self.shift = 1.0 / (255.0 * std), -mean / std
+
+    def norm(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float() * self.scale + self.shift
+
+    @classmethod
+    def get(cls, bundle: Bundle, device: torch.device) -> "_DeviceData":
+        key = (id(bundle), str(device))
+        if key not in cls._cache:
+            if len(cls._cache) > 4:
+                cls._cache.clear()
+            cls._cache[key] = (bundle, cls(bundle, device))  # hold the bundle so its id stays unique
+        return cls._cache[key][1]
+
+
+def _scheduler(opt, recipe: TrainRecipe, steps_per_epoch: int):
+    """A torch scheduler stepped once per epoch (plateau: with the validation loss)."""
+    sched = torch.optim.lr_scheduler
+    e = recipe.epochs
+    if recipe.schedule == "era_search":
+        return sched.MultiStepLR(opt, milestones=[max(e - recipe.low_lr_epochs, 0)], gamma=0.1)
+    if recipe.schedule == "step":
+        return sched.MultiStepLR(opt, milestones=[int(m * e) for m in recipe.milestones], gamma=recipe.gamma)
+    if recipe.schedule == "cosine":
+        return sched.CosineAnnealingLR(opt, T_max=e)
+    if recipe.schedule == "plateau":
+        return sched.ReduceLROnPlateau(opt, mode="min", factor=recipe.plateau_factor,
+                                       patience=recipe.plateau_patience)
+    return sched.LambdaLR(opt, lambda _: 1.0)
+
+
+@torch.no_grad()
+def evaluate_model(model: nn.Module, data: _DeviceData, batch_size: int, amp: bool) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) on the bundle's evaluation split."""
+    model.eval()
+    loss_sum = torch.zeros((), device=data.x_eval.device)
+    correct = torch.zeros((), device=data.x_eval.device, dtype=torch.long)
+    n = len(data.y_eval)
+    for i in range(0, n, batch_size):
+        x = data.norm(data.x_eval[i:i + batch_size])
+        y = data.y_eval[i:i + batch_size]
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+            out = model(x)
+        loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+        correct += (out.argmax(1) == y).sum()
+    return loss_sum.item() / n, correct.item() / n
+
+
+# ---------------------------------------------------------------------------------------------- train
+def train(model: nn.Module, bundle: Bundle, recipe: TrainRecipe, seed: int = 0, device: str = "auto",
+          progress: bool = False, on_epoch=None) -> TrainResult:
+    """Train `model` in place on `bundle` with `recipe`; evaluate on the bundle's evaluation split each epoch.
+
+    on_epoch(model, history_row) is called after each epoch (the fidelity study snapshots there).
+    """
+    dev = pick_device(device)
+    params = count_params(model)
+    start = time.perf_counter()
+    if recipe.max_params is not None and params > recipe.max_params:
+        return TrainResult("failed", f"{params:,} parameters exceed max_params={recipe.max_params:,}",
+                           params=params, device=str(dev))
+    try:
+        flops = count_flops(model, bundle.input_shape)
+    except Exception:  # counting is informative only; never let it fail a candidate
+        flops = 0
+    cuda = dev.type == "cuda"
+    try:
+        return _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progress, on_epoch)
+    except torch.cuda.OutOfMemoryError:
+        model.cpu()
+        torch.cuda.empty_cache()
+        return TrainResult("failed", "CUDA out of memory", params=params, flops=flops,
+                           wall_time=time.perf_counter() - start, device=str(dev))
+
+
+def _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progress, on_epoch) -> TrainResult:
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        model = model.to(dev, memory_format=torch.channels_last)
+    else:
+        model = model.to(dev)
+    data = _DeviceData.get(bundle, dev)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    augment = recipe.augment == "crop_flip" or (recipe.augment == "auto" and bundle.augment)
+    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                          nesterov=recipe.nesterov and recipe.momentum > 0, weight_decay=recipe.weight_decay)
+    n = len(data.y_train)
+    steps = math.ceil(n / recipe.batch_size)
+    sched = _scheduler(opt, recipe, steps)
+    history = []
+    epochs = range(1, recipe.epochs + 1)
+    if progress:
+        from tqdm.auto import tqdm
+        epochs = tqdm(epochs, desc="epochs", leave=False)
+    for epoch in epochs:
+        model.train()
+        lr = opt.param_groups[0]["lr"]
+        perm = torch.randperm(n, device=dev, generator=gen)
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), device=dev, dtype=torch.long)
+        for i in range(0, n, recipe.batch_size):
+            idx = perm[i:i + recipe.batch_size]
+            xb = data.x_train[idx]
+            if augment:
+                xb = random_crop_flip(xb, gen)
+            xb = data.norm(xb)
+            if cuda:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yb = data.y_train[idx]
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
+                out = model(xb)
+            loss = F.cross_entropy(out.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            # Accumulate on the device; one host sync per epoch instead of one per step.
+            loss_sum += loss.detach() * len(idx)
+            correct += (out.detach().argmax(1) == yb).sum()
+        train_loss = loss_sum.item() / n
+        if not math.isfinite(train_loss):
+            return TrainResult("failed", f"non-finite training loss at epoch {epoch}", tuple(history), params,
+                               flops, time.perf_counter() - start, str(dev))
+        val_loss, val_acc = evaluate_model(model, data, recipe.eval_batch_size, cuda)
+        row = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": correct.item() / n,
+               "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - start}
+        history.append(row)
+        if on_epoch is not None:
+            on_epoch(model, row)
+        if recipe.schedule == "plateau":
+            sched.step(val_loss)
+        else:
+            sched.step()
+    return TrainResult("ok", "", tuple(history), params, flops, time.perf_counter() - start, str(dev))
