@@ -25,6 +25,7 @@ $(STAMP): requirements.lock pyproject.toml
 lock: $(STAMP) ## recompile requirements.lock from requirements.in
 	$(PY) -m pip install -q pip-tools
 	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras requirements.in -o requirements.lock
+	$(PY) .ci/environment_yml.py
 
 test: $(STAMP) ## the whole suite, notebooks on the ci profile included (< 15 min on 2 cores)
 	$(PY) -m pytest -q --durations=15

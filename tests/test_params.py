@@ -56,3 +56,23 @@ def test_every_profile_file_in_the_repository_validates(root):
     for nb, exp in EXPERIMENTS.items():
         for profile in PROFILES:
             load_profile(exp.params_class(), nb, profile, root=root / "params")
+
+
+@pytest.mark.parametrize("yaml_text, message", [
+    ("epochz: 2\n", "unknown key 'epochz'"),
+    ("epochs: two\n", "epochs='two' has the wrong type; allowed: an integer"),
+    ("epochs: 0\n", "epochs=0 is out of range; allowed: 1 to 500"),
+    ("datasets: [digits, cifar11]\n", "datasets='cifar11' is not allowed; allowed: digits, fashion_mnist"),
+])
+def test_pipeline_fails_fast_with_one_line(tmp_path, yaml_text, message):
+    import subprocess
+    import sys
+
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "00_quickstart.yaml").write_text(yaml_text)
+    out = subprocess.run([sys.executable, "-m", "resnas.pipeline", "run", "--profile", "ci", "--params-root",
+                          str(tmp_path), "00_quickstart"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "00_quickstart.yaml" in lines[0]
+    assert "[ci]" not in out.stdout  # nothing started

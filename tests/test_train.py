@@ -85,3 +85,10 @@ def test_crop_flip_moves_pixels_but_keeps_content():
 
 def test_flop_count_of_a_linear_layer():
     assert count_flops(nn.Linear(10, 4), (10,)) == 2 * 10 * 4
+
+
+def test_evaluation_at_chosen_epochs(bundle):
+    r = train(small_net(), bundle, TrainRecipe(epochs=5, eval_every=2, schedule="constant"), seed=0)
+    assert [h["epoch"] for h in r.history] == [2, 4, 5]
+    with pytest.raises(ValueError, match="eval_every=2 must be >= 1, and 1 with schedule='plateau'"):
+        TrainRecipe(schedule="plateau", eval_every=2)

@@ -20,10 +20,10 @@ from resnas.report import write_readme
 ROOT = Path(__file__).resolve().parents[2]  # lib/resnas/pipeline.py -> repository root
 
 
-def check(profile: str, notebooks: list[str]) -> None:
+def check(profile: str, notebooks: list[str], params_root: Path = ROOT / "params") -> None:
     """Validate every notebook's parameters on `profile`; raise ParamError on the first fault."""
     for nb in notebooks:
-        load_profile(get_experiment(nb).params_class(), nb, profile, root=ROOT / "params")
+        load_profile(get_experiment(nb).params_class(), nb, profile, root=params_root)
 
 
 def run_notebook(notebook: str, profile: str, results: Path | None = None, log_output: bool = False) -> Path:
@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m resnas.pipeline", description=__doc__.splitlines()[0])
     ap.add_argument("command", choices=["run", "check", "readme", "list"])
     ap.add_argument("--profile", default="default")
+    ap.add_argument("--params-root", default=str(ROOT / "params"), help="folder of <profile>/<notebook>.yaml")
     ap.add_argument("notebooks", nargs="*", help="notebook names (default: all, in order)")
     args = ap.parse_args(argv)
     notebooks = args.notebooks or list(EXPERIMENTS)
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
         if args.command == "list":
             print("\n".join(notebooks))
             return 0
-        check(args.profile, notebooks)
+        check(args.profile, notebooks, Path(args.params_root))
         if args.command == "run":
             for nb in notebooks:
                 t0 = time.perf_counter()

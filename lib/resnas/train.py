@@ -48,6 +48,7 @@ class TrainRecipe:
     plateau_factor: float = 0.5
     augment: str = "auto"  # 'auto' (crop+flip for natural images), 'crop_flip', 'none'
     max_params: int | None = None
+    eval_every: int = 1  # validate after every k-th epoch and after the last; the curve has those epochs
     eval_batch_size: int = 1024
 
     def __post_init__(self):
@@ -59,6 +60,9 @@ class TrainRecipe:
             raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must be >= 1")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr} must be > 0")
+        if self.eval_every < 1 or (self.schedule == "plateau" and self.eval_every != 1):
+            raise ValueError(f"eval_every={self.eval_every} must be >= 1, and 1 with schedule='plateau' "
+                             "(it reads the validation loss every epoch)")
         object.__setattr__(self, "milestones", tuple(float(m) for m in self.milestones))
 
     def replace(self, **changes) -> "TrainRecipe":
@@ -201,7 +205,8 @@ def evaluate_model(model: nn.Module, data: _DeviceData, batch_size: int, amp: bo
 # ---------------------------------------------------------------------------------------------- train
 def train(model: nn.Module, bundle: Bundle, recipe: TrainRecipe, seed: int = 0, device: str = "auto",
           progress: bool = False, on_epoch=None) -> TrainResult:
-    """Train `model` in place on `bundle` with `recipe`; evaluate on the bundle's evaluation split each epoch.
+    """Train `model` in place on `bundle` with `recipe`; evaluate on the bundle's evaluation split after every
+    `recipe.eval_every`-th epoch and after the last.
 
     on_epoch(model, history_row) is called after each epoch (the fidelity study snapshots there).
     """
@@ -272,12 +277,13 @@ def _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progres
         if not math.isfinite(train_loss):
             return TrainResult("failed", f"non-finite training loss at epoch {epoch}", tuple(history), params,
                                flops, time.perf_counter() - start, str(dev))
-        val_loss, val_acc = evaluate_model(model, data, recipe.eval_batch_size, cuda)
-        row = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": correct.item() / n,
-               "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - start}
-        history.append(row)
-        if on_epoch is not None:
-            on_epoch(model, row)
+        if epoch % recipe.eval_every == 0 or epoch == recipe.epochs:
+            val_loss, val_acc = evaluate_model(model, data, recipe.eval_batch_size, cuda)
+            row = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": correct.item() / n,
+                   "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - start}
+            history.append(row)
+            if on_epoch is not None:
+                on_epoch(model, row)
         if recipe.schedule == "plateau":
             sched.step(val_loss)
         else:

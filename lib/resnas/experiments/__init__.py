@@ -15,13 +15,17 @@ class Experiment:
     module: str  # resnas.experiments.<module> defines Params
     folder: str  # results/<profile>/<folder>/
     title: str
+    params: str = "Params"  # the dataclass in that module
 
     def params_class(self):
-        return importlib.import_module(f"resnas.experiments.{self.module}").Params
+        return getattr(importlib.import_module(f"resnas.experiments.{self.module}"), self.params)
 
 
 EXPERIMENTS: dict[str, Experiment] = {e.notebook: e for e in [
     Experiment("00_quickstart", "quickstart", "quickstart", "Quickstart: two small ResNets and the archive"),
+    Experiment("era_search", "era", "era_search", "ERA: six search strategies on the 8-parameter ResNet space",
+               "SearchParams"),
+    Experiment("era_final", "era", "era_final", "ERA: final training of the best found networks", "FinalParams"),
 ]}
 
 

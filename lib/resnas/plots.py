@@ -1,0 +1,62 @@
+"""Figures shared by the notebooks: small functions from tidy tables to matplotlib figures (seaborn style)."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg") if not hasattr(matplotlib, "_called_from_notebook") else None
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def learning_curves(history: pd.DataFrame, hue: str = "model", col: str | None = None,
+                    metrics=("val_acc", "train_loss")):
+    """One row of panels per metric (x = epoch), a line per `hue`, a column per `col`."""
+    long = history.melt(id_vars=[c for c in history.columns if c not in metrics], value_vars=list(metrics),
+                        var_name="metric", value_name="value")
+    g = sns.relplot(data=long, x="epoch", y="value", hue=hue, row="metric", col=col, kind="line", marker="o",
+                    height=2.8, aspect=1.4, facet_kws={"sharey": "row", "sharex": True})
+    g.set_titles("{row_name}" + (" | {col_name}" if col else ""))
+    return g.figure
+
+
+def bar(df: pd.DataFrame, x: str, y: str, hue: str | None = None, title: str = ""):
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    sns.barplot(data=df, x=x, y=y, hue=hue, ax=ax)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def samples_vs_time(trials: pd.DataFrame, hours: bool = False):
+    """The thesis's Figure 4: every evaluated sample's validation error against elapsed training time, one
+    panel per strategy (colour = seed). Failed candidates are drawn at the top edge as crosses."""
+    import numpy as np
+
+    df = trials.copy()
+    df["time"] = df.elapsed / (3600 if hours else 60)
+    df["error"] = df.fitness.where(np.isfinite(df.fitness))
+    top = df.error.max() if df.error.notna().any() else 100
+    g = sns.FacetGrid(df, col="strategy", col_wrap=3, height=2.6, aspect=1.3, sharey=True)
+    g.map_dataframe(sns.scatterplot, x="time", y="error", hue="seed", palette="tab10", s=14, linewidth=0)
+    for ax, (name, sub) in zip(g.axes.flat, df.groupby("strategy", sort=False)):
+        failed = sub[~np.isfinite(sub.fitness)]
+        ax.scatter(failed.time, [top] * len(failed), marker="x", color="red", s=16)
+    g.set_axis_labels("elapsed training time (%s)" % ("h" if hours else "min"), "validation error (%)")
+    g.set_titles("{col_name}")
+    return g.figure
+
+
+def search_curves(curves: pd.DataFrame, window: int = 50):
+    """The thesis's Figure 5: best so far, running mean, mean of the last `window`, per strategy (mean over
+    seeds with a band for their spread)."""
+    cols = ["best_so_far", "running_mean", f"mean_last_{window}"]
+    long = curves.melt(id_vars=["strategy", "seed", "index"], value_vars=cols, var_name="measure",
+                       value_name="validation error (%)")
+    g = sns.relplot(data=long, x="index", y="validation error (%)", hue="strategy", col="measure", kind="line",
+                    errorbar="sd", height=3, aspect=1.2, facet_kws={"sharey": False})
+    g.set_titles("{col_name}")
+    g.set_axis_labels("evaluation", "validation error (%)")
+    return g.figure

@@ -1,0 +1,107 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Quickstart: two small ResNets, learning curves, and the archive
+#
+# This notebook opens the teaching path. It trains two small networks from the ERA ResNet space on
+# scikit-learn's 8×8 digits and on a class-balanced Fashion-MNIST subset (both offline), plots their learning
+# curves, and then asks for one of them again to show that the archive answers without retraining — the
+# mechanism that lets a killed search resume and several searches share work.
+#
+# Parameters come from `params/<profile>/00_quickstart.yaml`; change `profile` below or pass overrides.
+
+# %% tags=["parameters"]
+profile = "default"
+out_dir = None  # default: results/<profile>/quickstart
+overrides = {}
+
+# %%
+import time
+
+import pandas as pd
+from IPython.display import display
+
+from resnas import plots
+from resnas.data import DataSpec
+from resnas.evaluate import Evaluator, history_frame
+from resnas.experiments.quickstart import Params
+from resnas.params import load_profile
+from resnas.report import Output
+from resnas.spaces.era import EraConfig
+from resnas.train import TrainRecipe
+
+P = load_profile(Params, "00_quickstart", profile, overrides)
+out = Output(out_dir or f"results/{profile}/quickstart", "Quickstart: two small ResNets and the archive", P)
+P
+
+# %% [markdown]
+# ## The two networks
+# Each is an `EraConfig`; its JSON form is what the archive stores, and `EraConfig.from_json` rebuilds it.
+
+# %%
+configs = {name: EraConfig(**{**c, "depths": tuple(c["depths"])}).canonical() for name, c in P.models.items()}
+for name, cfg in configs.items():
+    print(f"{name:>18}: {cfg}  layers={cfg.layers}")
+
+# %% [markdown]
+# ## Train them on each data set
+# One `Evaluator` per data set: a data spec, a training recipe and a seed define the fidelity; the archive
+# (`archive.sqlite` in the result folder) keys every record by all of these.
+
+# %%
+recipe = TrainRecipe(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, schedule="cosine")
+rows, curves = [], []
+for dataset in P.datasets:
+    spec = DataSpec(name=dataset, train_per_class=P.train_per_class, val_per_class=P.val_per_class, seed=P.seed)
+    ev = Evaluator(out.path / "archive.sqlite", spec, recipe, seed=P.seed, device=P.device)
+    records = ev.map([("era", cfg) for cfg in configs.values()], desc=dataset)
+    for name, rec in zip(configs, records):
+        rows.append({"dataset": dataset, "model": name, "status": rec.status, "params": rec.params,
+                     "flops": rec.flops, "final_val_acc": rec.final_val_acc, "best_val_acc": rec.best_val_acc,
+                     "best_epoch": rec.best_epoch, "train_seconds": round(rec.wall_time, 2),
+                     "from_archive": rec.cached})
+        curves.append(history_frame([rec]).assign(dataset=dataset, model=name))
+results = out.table(pd.DataFrame(rows), "results", "Final and best validation accuracy of each network")
+history = out.table(pd.concat(curves, ignore_index=True), "history", "Learning curves (one row per epoch)",
+                    readme=False)
+display(results)
+
+# %%
+fig = plots.learning_curves(history, hue="model", col="dataset")
+out.figure(fig, "learning_curves", "Validation accuracy and training loss per epoch");
+
+# %% [markdown]
+# ## Ask again: the archive answers
+# The same request, with the same fidelity, is served from disk. A fresh `Evaluator` on the same archive
+# file stands for a new session after a crash.
+
+# %%
+ev = Evaluator(out.path / "archive.sqlite", spec, recipe, seed=P.seed, device=P.device)
+t0 = time.perf_counter()
+again = ev.map([("era", cfg) for cfg in configs.values()])
+seconds = time.perf_counter() - t0
+demo = pd.DataFrame([{"model": n, "from_archive": r.cached, "same_accuracy": r.final_val_acc == row.final_val_acc,
+                      "trained_by_run": r.run_id}
+                     for (n, r), row in zip(zip(configs, again),
+                                            results[results.dataset == spec.name].itertuples())])
+out.table(demo, "archive_demo", f"Second request on {spec.name}: {ev.trained} trained, {ev.served} served from "
+          f"the archive in {seconds:.3f} s")
+assert ev.trained == 0 and all(r.cached for r in again)
+display(demo)
+
+# %%
+best = results.sort_values("final_val_acc").groupby("dataset").tail(1)
+out.note("Best network per data set: " + "; ".join(
+    f"{r.dataset}: {r.model} ({r.final_val_acc:.3f} validation accuracy, {r.params:,} parameters)"
+    for r in best.itertuples()) + f". {len(configs)} networks × {len(P.datasets)} data sets, {P.epochs} epochs.")

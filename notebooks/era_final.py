@@ -1,0 +1,79 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # ERA final training: the best of each search against ResNet-110
+#
+# Reproduces Table 1 of the ERA thesis: the best network of each search, ResNet-110 and its wide version,
+# trained with the full recipe (thesis A.3: 164 epochs on all training data, SGD 0.1, momentum 0.9, weight
+# decay 1e-4, rate /10 at 50% and 75%), then evaluated once on the test split — the only notebook that reads it.
+# It reads the `era_search` results of the same profile.
+
+# %% tags=["parameters"]
+profile = "default"
+out_dir = None  # default: results/<profile>/era_final
+overrides = {}
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import display
+
+from resnas import plots
+from resnas.data import DataSpec
+from resnas.evaluate import Evaluator, history_frame
+from resnas.experiments import era
+from resnas.params import load_profile
+from resnas.report import Output
+from resnas.train import TrainRecipe
+
+P = load_profile(era.FinalParams, "era_final", profile, overrides)
+out = Output(out_dir or f"results/{profile}/era_final", "ERA: final training of the best found networks", P)
+search_dir = Path(P.search_results or (Path(out.path).parent / "era_search"))
+if not (search_dir / "best.csv").exists():
+    raise FileNotFoundError(f"search_results={str(search_dir)!r} has no best.csv: run the era_search notebook "
+                            f"on profile {profile!r} first (make era_search PROFILE={profile})")
+best = pd.read_csv(search_dir / "best.csv")
+candidates = era.final_candidates(best, P.references)
+display(candidates)
+
+# %% [markdown]
+# ## Train every candidate on all training data, evaluate on the test split
+
+# %%
+spec = DataSpec(name=P.dataset, split="test", train_per_class=P.train_per_class, test_per_class=P.test_per_class)
+recipe = TrainRecipe(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, schedule="step",
+                     milestones=(0.5, 0.75), max_params=P.max_params)
+rows, records = [], []
+for seed in P.seeds:
+    ev = Evaluator(out.path / "archive.sqlite", spec, recipe, seed=seed, backend=P.backend, workers=P.workers,
+                   device=P.device, progress=False)
+    for cand, rec in zip(candidates.itertuples(), ev.map([("era", c) for c in candidates.config])):
+        rows.append({"model": cand.model, "seed": seed, "layers": cand.layers, "params": rec.params,
+                     "status": rec.status, "test_error": rec.fitness, "search_val_error": cand.search_val_error,
+                     "train_seconds": rec.wall_time})
+        records.append((cand.model, seed, rec))
+finals = out.table(pd.DataFrame(rows), "finals", "Every final training (test error %)")
+t1 = out.table(era.table1(finals), "table1", "Table 1: test error (%) after full training, ours beside the thesis")
+display(t1)
+
+# %%
+hist = pd.concat([history_frame([r]).assign(model=m, seed=s) for m, s, r in records], ignore_index=True)
+hist["test_error"] = 100 * (1 - hist.val_acc)
+fig = plots.learning_curves(hist, hue="model", metrics=("test_error", "train_loss"))
+out.figure(fig, "final_curves", "Test error and training loss during final training");
+
+# %%
+fig = plots.bar(t1, x="test_error", y="model", title="Final test error (%)")
+out.figure(fig, "table1_bars", "Final test error per network");

@@ -1,0 +1,106 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # ERA search: six strategies over the 8-parameter ResNet space
+#
+# Reproduces §4.1 of the ERA thesis (`era-thesis.txt`): random search, multi-start local search, Bayesian
+# optimisation, evolution, regularized evolution and crossover evolution, each given the same budget of
+# evaluations at a low training fidelity (thesis: 200 evaluations of 20 epochs on a 45k/5k CIFAR-10 split).
+#
+# **The space.** Block type, four section depths, initial filters, filter update and group size
+# (`resnas.spaces.era`). The thesis text lists initial filters {1, 2, 4, 8, 16, 32} and counts 13,296,960
+# configurations from them, yet its Table 10 reports 64 filters: its code offered 64 too. We keep the text's
+# space as the default variant (its counts are pinned by tests) and offer the code's as an option: the
+# `filters` parameter says which one a profile uses. The paper profile uses the code variant, so that the
+# thesis's found networks are inside the searched space; the CPU profiles shrink filters and depths so a
+# whole study fits in minutes.
+#
+# **Sharing work.** All searches of a study share one evaluator and archive: a network proposed by two
+# strategies is trained once. Figure 4's time axis charges each search the training time of every network it
+# asked for, as if it had run alone (the thesis ran each search separately).
+
+# %% tags=["parameters"]
+profile = "default"
+out_dir = None  # default: results/<profile>/era_search
+overrides = {}
+
+# %%
+import pandas as pd
+from IPython.display import display
+
+from resnas import plots
+from resnas.data import DataSpec
+from resnas.evaluate import Evaluator
+from resnas.experiments import era
+from resnas.params import load_profile
+from resnas.report import Output
+from resnas.train import TrainRecipe
+
+P = load_profile(era.SearchParams, "era_search", profile, overrides)
+out = Output(out_dir or f"results/{profile}/era_search", "ERA: six search strategies on the 8-parameter ResNet space", P)
+space = era.make_space(P)
+print(f"space: filters {P.filters}, section depths up to {P.max_depth}: {space.size():,} configurations")
+P
+
+# %% [markdown]
+# ## The study
+# One fidelity for all: data split, recipe (SGD 0.1, momentum 0.9, weight decay 1e-4, rate /10 for the last
+# `low_lr_epochs`) and training seed. Killed midway, a rerun replays every search from its seed and gets every
+# finished evaluation back from the archive.
+
+# %%
+spec = DataSpec(name=P.dataset, val_size=P.val_size, train_per_class=P.train_per_class,
+                val_per_class=P.val_per_class, seed=0)
+recipe = TrainRecipe(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, schedule="era_search",
+                     low_lr_epochs=P.low_lr_epochs, max_params=P.max_params)
+ev = Evaluator(out.path / "archive.sqlite", spec, recipe, seed=P.train_seed, backend=P.backend,
+               workers=P.workers, device=P.device, progress=False)
+trials = era.run_study(P, ev)
+out.table(trials, "trials", "Every evaluation of every search", readme=False)
+out.note(f"{len(trials)} evaluations requested by {trials.groupby(['strategy', 'seed']).ngroups} searches; "
+         f"{ev.trained} networks trained in this run, {ev.served} answered by the archive "
+         f"({trials.key.nunique()} distinct networks in the study).")
+
+# %% [markdown]
+# ## Figure 4: every sample against elapsed time
+
+# %%
+fig = plots.samples_vs_time(trials)
+out.figure(fig, "fig4_samples_vs_time", "Validation error of every evaluated network against elapsed training time (thesis Figure 4)");
+
+# %% [markdown]
+# ## Figure 5: best so far, running mean, mean of the last N
+
+# %%
+curves = era.search_curves(trials, P.window)
+out.table(curves, "curves", "Search curves per strategy and seed", readme=False)
+fig = plots.search_curves(curves, P.window)
+out.figure(fig, "fig5_search_curves", f"Best so far, running mean and mean of the last {P.window} evaluations (thesis Figure 5)");
+
+# %% [markdown]
+# ## Table 2: the best of each search at search fidelity
+# Ours on this profile's data beside the thesis's CIFAR-10 numbers. With several seeds, `val_error_sd` is
+# the spread over searches; the thesis ran each strategy once.
+
+# %%
+best = out.table(era.best_per_search(trials), "best", "Best network of each search (configuration as JSON)")
+t2 = out.table(era.table2(best), "table2", "Table 2: best validation error (%) at search fidelity, ours beside the thesis")
+display(t2)
+
+# %%
+finite = trials[trials.fitness < float("inf")]
+summary = finite.groupby("strategy").fitness.agg(["count", "min", "mean", "median"]).reset_index()
+out.table(summary, "summary", "Validation error (%) of all evaluated networks per strategy")
+out.note("Best search-fidelity error per strategy: " + "; ".join(
+    f"{r.model} {r.val_error:.2f}%" for r in t2.itertuples()) + ".")

@@ -1,0 +1,36 @@
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from resnas.report import Output, markdown_table, write_readme  # noqa: E402
+
+
+def test_output_writes_tables_figures_and_a_readme(tmp_path):
+    out = Output(tmp_path / "exp", "An experiment")
+    df = pd.DataFrame({"a": [1, 2], "b": [0.5, 0.25], "c": ["x|y", "z"]})
+    out.table(df, "t", "A table")
+    out.table(pd.DataFrame({"k": range(100)}), "long", "A long table", readme=False)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    out.figure(fig, "f", "A figure")
+    out.note("A note.")
+    out.table(df.head(1), "t", "A table, replaced")  # same name: replaces the manifest entry
+    m = json.loads((tmp_path / "exp" / "manifest.json").read_text())
+    assert [i["name"] for i in m["items"] if i["kind"] != "note"] == ["long", "f", "t"]
+    assert (tmp_path / "exp" / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "exp" / "f.svg").read_text().lstrip().startswith("<?xml")
+    assert len(pd.read_csv(tmp_path / "exp" / "t.csv")) == 1
+    assert not list((tmp_path / "exp").glob(".*tmp*"))  # no temporary files left behind
+    text = write_readme(tmp_path, ["exp", "missing"]).read_text()
+    assert "## An experiment" in text and "![A figure](exp/f.png)" in text and "A note." in text
+    assert "| a | b | c |" in text and "x\\|y" in text and "`exp/long.csv` (100 rows)" in text
+
+
+def test_markdown_table_formats_and_truncates():
+    df = pd.DataFrame({"x": [1.23456789, 2.0], "y": ["a", "b"]})
+    assert markdown_table(df).splitlines() == ["| x | y |", "| --- | --- |", "| 1.235 | a |", "| 2 | b |"]
+    assert len(markdown_table(pd.DataFrame({"x": range(100)}), max_rows=5).splitlines()) == 7
