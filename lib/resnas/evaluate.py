@@ -194,12 +194,17 @@ def run_job(job: Job) -> Record:
         from resnas.train import TrainResult
 
         result = TrainResult("failed", f"{type(exc).__name__}: {exc}"[:300])
-    return Record(key=job.key, space=job.space, config=job.config, data=asdict(job.data),
-                  recipe=asdict(job.recipe), seed=job.seed, status=result.status, reason=result.reason,
+    return Record(key=job.key, space=job.space, config=job.config, data=_plain(asdict(job.data)),
+                  recipe=_plain(asdict(job.recipe)), seed=job.seed, status=result.status, reason=result.reason,
                   final_val_acc=result.final_val_acc, best_val_acc=result.best_val_acc,
                   best_epoch=result.best_epoch, params=result.params, flops=result.flops,
-                  wall_time=result.wall_time, device=result.device, history=result.history,
+                  wall_time=result.wall_time, device=result.device, history=tuple(result.history),
                   fingerprint=fingerprint(job.device), created_at=time.time(), run_id=RUN_ID)
+
+
+def _plain(d: dict) -> dict:
+    """JSON-shaped (tuples as lists), so a record equals itself after a round trip through the archive."""
+    return json.loads(json.dumps(d))
 
 
 def _init_worker(threads: int):

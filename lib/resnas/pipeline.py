@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="default")
     ap.add_argument("--params-root", default=str(ROOT / "params"), help="folder of <profile>/<notebook>.yaml")
     ap.add_argument("notebooks", nargs="*", help="notebook names (default: all, in order)")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
     notebooks = args.notebooks or list(EXPERIMENTS)
     try:
         if args.command == "list":
