@@ -29,7 +29,30 @@ def check_quickstart(folder: Path):
     assert hist.groupby(["dataset", "model"]).epoch.max().eq(2).all()
 
 
-CHECKS = {"00_quickstart": check_quickstart}
+def check_era_search(folder: Path):
+    trials = pd.read_csv(folder / "trials.csv")
+    assert set(trials.strategy) == {"random", "local", "bayesian", "evolution", "regularized_evolution",
+                                    "crossover_evolution"}
+    assert trials.groupby(["strategy", "seed"]).size().eq(6).all()  # the ci budget, per search
+    # one archive for the study: a network asked for twice is trained once
+    assert trials.key.nunique() < len(trials)
+    assert len(pd.read_csv(folder / "best.csv")) == 6
+    t2 = pd.read_csv(folder / "table2.csv")
+    assert {"ResNet-20", "Random Search", "Regularized Evolution"} <= set(t2.model)
+    assert t2.loc[t2.model == "Evolution", "thesis_val_error"].item() == 8.8
+    curves = pd.read_csv(folder / "curves.csv")
+    assert (curves.groupby(["strategy", "seed"]).best_so_far.diff().dropna() <= 0).all()
+
+
+def check_era_final(folder: Path):
+    finals = pd.read_csv(folder / "finals.csv")
+    assert len(finals) == 7 and (finals.status == "ok").all()  # six strategies' bests + ResNet-20
+    assert finals.test_error.between(0, 100).all()
+    t1 = pd.read_csv(folder / "table1.csv")
+    assert t1.loc[t1.model == "Regularized Evolution", "thesis_test_error"].item() == 6.7
+
+
+CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "era_final": check_era_final}
 
 
 @pytest.mark.parametrize("notebook", list(EXPERIMENTS))

@@ -54,6 +54,9 @@ class SearchParams:
     max_depth: int = param(18, ge=1, le=18, help="largest section depth (thesis: 18)")
     max_params: int | None = param(None, ge=1, help="candidates above this fail (CPU profiles)")
     window: int = param(50, ge=1, help="window of the 'mean of the last N' curve (thesis: 50)")
+    references: list[str] = param(["resnet110", "wide_resnet110"],
+                                  choices=("resnet20", "resnet56", "resnet110", "wide_resnet110"),
+                                  help="hand-designed networks also evaluated at search fidelity (Table 2)")
     train_seed: int = param(0, ge=0, help="training seed shared by every evaluation of the study")
     backend: str = param("inprocess", choices=("inprocess", "process"))
     workers: int = param(1, ge=1, le=64)
@@ -146,6 +149,17 @@ def best_per_search(trials: pd.DataFrame) -> pd.DataFrame:
     best = best.rename(columns={"fitness": "val_error", "index": "found_at"})
     best.insert(0, "model", best.strategy.map(LABELS))
     return best.reset_index(drop=True)
+
+
+def reference_rows(evaluator, references) -> pd.DataFrame:
+    """The hand-designed references evaluated at the search fidelity, in `best_per_search`'s shape."""
+    rows = []
+    for name in references:
+        cfg = reference_config(name)
+        rec = evaluator.evaluate("era", cfg)
+        rows.append({"model": REFERENCE_LABELS[name], "strategy": "reference", "seed": 0, "config": cfg.to_json(),
+                     "val_error": rec.fitness, "layers": cfg.layers, "params": rec.params, "found_at": -1})
+    return pd.DataFrame(rows)
 
 
 def table2(best: pd.DataFrame) -> pd.DataFrame:

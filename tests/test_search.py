@@ -1,0 +1,104 @@
+import math
+
+import numpy as np
+import pytest
+
+from resnas.search import STRATEGIES, make_strategy, run_search
+from resnas.search.evolution import Evolution, RegularizedEvolution
+from resnas.search.synthetic import TARGET, synthetic_error
+from resnas.spaces.era import SPACE, EraConfig, EraSpace
+
+SEEDS = range(6)
+BUDGET = 150
+
+
+def kwargs(name):
+    return {"population_size": 20} if "evolution" in name else {}
+
+
+@pytest.fixture(scope="module")
+def best_per_strategy():
+    out = {}
+    for name in STRATEGIES:
+        out[name] = [min(t.fitness for t in run_search(make_strategy(name, space=SPACE, seed=s, **kwargs(name)),
+                                                       synthetic_error, BUDGET, progress=False)) for s in SEEDS]
+    return out
+
+
+def test_synthetic_objective_has_its_minimum_at_the_target():
+    target = EraConfig(TARGET["block"], TARGET["depths"], TARGET["filters"], TARGET["update"], TARGET["group"])
+    assert synthetic_error(target) == 0
+    assert all(synthetic_error(n) > 0 for n in SPACE.neighbours(target))
+
+
+@pytest.mark.parametrize("name", [n for n in STRATEGIES if n != "random"])
+def test_guided_strategies_beat_random_search_on_average(best_per_strategy, name):
+    guided, random = np.mean(best_per_strategy[name]), np.mean(best_per_strategy["random"])
+    assert guided < random - 0.5, f"{name}: mean best {guided:.2f} vs random {random:.2f}"
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_same_seed_same_sequence_and_failures_are_worst(name):
+    def objective(cfg):  # every third candidate fails
+        objective.n += 1
+        return math.inf if objective.n % 3 == 0 else synthetic_error(cfg)
+
+    runs = []
+    for _ in range(2):
+        objective.n = 0
+        trials = run_search(make_strategy(name, space=SPACE, seed=7, **kwargs(name)), objective, 30, progress=False)
+        runs.append([t.config for t in trials])
+        assert sum(math.isinf(t.fitness) for t in trials) == 10
+    assert runs[0] == runs[1]
+    assert all(SPACE.validate(c) for c in runs[0])
+
+
+def test_unknown_strategy_is_named():
+    with pytest.raises(ValueError, match="strategy='annealing' is unknown; allowed: random, local"):
+        make_strategy("annealing", space=SPACE)
+
+
+class Line:
+    """A one-parameter toy space (integers 0..99) to watch population bookkeeping."""
+
+    def __init__(self):
+        self.n = 0
+
+    def sample(self, rng):
+        self.n += 1
+        return self.n * 10
+
+    def mutate(self, x, rng):
+        return x + 1
+
+    def crossover(self, a, b, rng):
+        return a
+
+
+def test_regularized_evolution_removes_the_oldest_and_evolution_the_worse():
+    reg, evo = RegularizedEvolution(Line(), population_size=3), Evolution(Line(), population_size=3)
+    for s in (reg, evo):
+        for _ in range(3):  # initial population 10, 20, 30 with fitness = value (10 is best and oldest)
+            x = s.ask()
+            s.tell(x, float(x))
+    child = reg.ask()
+    reg.tell(child, 100.0)
+    assert [m[0] for m in reg.population] == [20, 30, child]  # 10, the oldest, is gone although best
+    child = evo.ask()
+    worse = evo.victim
+    evo.tell(child, 100.0)
+    assert worse in [(10, 10.0), (20, 20.0), (30, 30.0)] and worse not in evo.population
+    assert (10, 10.0) in evo.population or worse == (10, 10.0)  # the best survives unless it was the worse
+
+
+def test_local_search_samples_first_then_walks_neighbourhoods():
+    space = EraSpace(filters_choices=(1, 2, 4, 8, 16), max_depth=6)
+    s = make_strategy("local", space=space, seed=0, n_samples=10, n_starts=2)
+    asked = []
+    for _ in range(60):
+        cfg = s.ask()
+        asked.append(cfg)
+        s.tell(cfg, synthetic_error(cfg))
+    start = min(asked[:10], key=synthetic_error)
+    assert set(asked[10:10 + 5]) <= set(space.neighbours(start))  # phase 2 starts at the best sample
+    assert min(map(synthetic_error, asked)) < synthetic_error(start)
