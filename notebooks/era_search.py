@@ -26,6 +26,11 @@
 # thesis's found networks are inside the searched space; the CPU profiles shrink filters and depths so a
 # whole study fits in minutes.
 #
+# **Common random numbers.** Every strategy run with seed *s* draws its random samples from the same stream,
+# so random search, local search and the evolutions start from the same first networks: differences between
+# them come from guidance, not from the luck of the initial draw (the thesis ran each strategy once, with
+# independent draws). Several seeds give the spread.
+#
 # **Sharing work.** All searches of a study share one evaluator and archive: a network proposed by two
 # strategies is trained once. Figure 4's time axis charges each search the training time of every network it
 # asked for, as if it had run alone (the thesis ran each search separately).
