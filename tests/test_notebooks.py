@@ -52,7 +52,22 @@ def check_era_final(folder: Path):
     assert t1.loc[t1.model == "Regularized Evolution", "thesis_test_error"].item() == 6.7
 
 
-CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "era_final": check_era_final}
+def check_fidelity(folder: Path):
+    verdict = pd.read_csv(folder / "thesis_audit_verdict.csv").set_index("table").agrees
+    assert not verdict["Table 4 (width)"] and verdict["Table 9 (combined, in space)"]
+    acc = pd.read_csv(folder / "accuracy.csv")
+    assert set(acc["mode"]) == {"anytime", "budgeted"} and set(acc.fidelity) == {1, 2, 3}
+    assert acc.groupby(["mode", "family"]).network.nunique().eq(3).all()
+    # anytime reads one run: its last fidelity equals the budgeted run of the longest budget
+    last = acc[acc.fidelity == 3].pivot_table(index="network", columns="mode", values="accuracy")
+    assert (last.anytime - last.budgeted).abs().max() < 1e-9
+    ci = pd.read_csv(folder / "correlations.csv")
+    assert ((ci.low <= ci.estimate + 1e-9) | ci.low.isna()).all() and set(ci.method) == {"spearman", "kendall"}
+    assert (folder / "archive_early_final.csv").exists()  # the era_search archive of the same run was found
+
+
+CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "era_final": check_era_final,
+          "fidelity_correlation": check_fidelity}
 
 
 @pytest.mark.parametrize("notebook", list(EXPERIMENTS))

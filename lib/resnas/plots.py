@@ -60,3 +60,34 @@ def search_curves(curves: pd.DataFrame, window: int = 50):
     g.set_titles("{col_name}")
     g.set_axis_labels("evaluation", "validation error (%)")
     return g.figure
+
+
+def correlation_heatmaps(matrices: dict, title: str = ""):
+    """One annotated heatmap per fidelity x fidelity matrix (values in [-1, 1])."""
+    n = len(matrices)
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.1), squeeze=False)
+    for ax, (name, m) in zip(axes[0], matrices.items()):
+        sns.heatmap(m, vmin=-1, vmax=1, cmap="vlag", annot=True, fmt=".2f", cbar=False, square=True, ax=ax,
+                    annot_kws={"size": 8})
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epochs")
+        ax.set_ylabel("epochs")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def interval_plot(ci: pd.DataFrame, x: str = "estimate", y: str = "label", hue: str | None = None, title: str = ""):
+    """Point estimates with their intervals (columns low, high), one row per `y`."""
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(ci) + 1.2))
+    colours = dict(zip(ci[hue].unique(), sns.color_palette())) if hue else {}
+    for i, r in enumerate(ci.itertuples()):
+        c = colours.get(getattr(r, hue), "C0") if hue else "C0"
+        ax.plot([r.low, r.high], [i, i], color=c, lw=2)
+        ax.plot(getattr(r, x), i, "o", color=c)
+    ax.set_yticks(range(len(ci)), ci[y])
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

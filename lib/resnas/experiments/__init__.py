@@ -26,6 +26,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.notebook: e for e in [
     Experiment("era_search", "era", "era_search", "ERA: six search strategies on the 8-parameter ResNet space",
                "SearchParams"),
     Experiment("era_final", "era", "era_final", "ERA: final training of the best found networks", "FinalParams"),
+    Experiment("fidelity_correlation", "fidelity", "fidelity_correlation",
+               "Fidelity: rank correlation across training budgets"),
 ]}
 
 

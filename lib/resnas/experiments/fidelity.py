@@ -1,0 +1,133 @@
+"""Rank correlation across training budgets (era-thesis.txt §4.2): width and depth families of ResNets, each
+evaluated at several fidelities, in two senses the thesis leaves open:
+
+- 'anytime': one long run (rate /10 at 50% and 75% of the longest budget), read off at each fidelity;
+- 'budgeted': a separate run per fidelity with its own schedule scaled to that budget.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from resnas.data import DATASETS
+from resnas.params import param
+
+MODES = ("anytime", "budgeted")
+
+
+@dataclass(frozen=True)
+class Params:
+    dataset: str = param("fashion_mnist", choices=DATASETS)
+    val_size: float = param(0.1, ge=0.0)
+    train_per_class: int | None = param(None, ge=1)
+    val_per_class: int | None = param(None, ge=1)
+    width_blocks: int = param(9, ge=1, le=200, help="blocks per section of the width family (ResNet-56: 9)")
+    width_filters: list[int] = param([8, 16, 32, 64], ge=1, le=256)
+    depth_filters: int = param(16, ge=1, le=256)
+    depth_blocks: list[int] = param([2, 5, 9, 18], ge=1, le=200, help="ResNet-14/32/56/110 (602: 100)")
+    in_space_max_filters: int = param(32, ge=1, help="the search space's widest first section")
+    in_space_max_blocks: int = param(18, ge=1, help="the search space's deepest section")
+    fidelities: list[int] = param([5, 10, 20, 50, 100], ge=1, le=1000, help="epochs")
+    modes: list[str] = param(list(MODES), choices=MODES)
+    batch_size: int = param(128, ge=1, le=4096)
+    lr: float = param(0.1, ge=1e-6, le=10.0)
+    n_boot: int = param(2000, ge=10, le=100000)
+    seed: int = param(0, ge=0)
+    search_results: str = param("", help="an era_search result folder for the archive-scale analysis "
+                                         "(default: results/<profile>/era_search)")
+    backend: str = param("inprocess", choices=("inprocess", "process"))
+    workers: int = param(1, ge=1, le=64)
+    device: str = param("auto", choices=("auto", "cpu", "cuda"))
+
+
+def families(p: Params) -> pd.DataFrame:
+    """The networks of the study: family, label, ERA configuration JSON, whether it lies in the search space."""
+    from resnas.spaces.era import EraConfig
+
+    rows = []
+    for f in p.width_filters:
+        rows.append(("width", f, p.width_blocks))
+    for d in p.depth_blocks:
+        rows.append(("depth", p.depth_filters, d))
+    out = []
+    for family, filters, blocks in rows:
+        cfg = EraConfig("basic", (0, blocks, blocks, blocks), filters, 2, 32).canonical()
+        out.append({"family": family, "network": f"ResNet-{cfg.layers} f{filters}", "config": cfg.to_json(),
+                    "filters": filters, "layers": cfg.layers,
+                    "in_space": filters <= p.in_space_max_filters and blocks <= p.in_space_max_blocks})
+    return pd.DataFrame(out)
+
+
+def run_fidelities(p: Params, nets: pd.DataFrame, evaluator_for) -> pd.DataFrame:
+    """Accuracy of every network at every fidelity in every mode, as a tidy table. `evaluator_for(recipe)`
+    returns an Evaluator for a recipe (so the notebook decides where archives live)."""
+    from resnas.train import TrainRecipe
+
+    base = TrainRecipe(epochs=max(p.fidelities), batch_size=p.batch_size, lr=p.lr, schedule="step",
+                       milestones=(0.5, 0.75))
+    unique = nets.drop_duplicates("config")
+    items = [("era", c) for c in unique.config]
+    rows = []
+    if "anytime" in p.modes:
+        for cfg, rec in zip(unique.config, evaluator_for(base).map(items, desc="anytime")):
+            acc = {h["epoch"]: h["val_acc"] for h in rec.history}
+            for e in p.fidelities:
+                rows.append({"mode": "anytime", "config": cfg, "fidelity": e, "accuracy": 100 * acc.get(e, np.nan),
+                             "params": rec.params, "train_seconds": rec.wall_time})
+    if "budgeted" in p.modes:
+        for e in p.fidelities:
+            recipe = base.replace(epochs=e)
+            for cfg, rec in zip(unique.config, evaluator_for(recipe).map(items, desc=f"budget {e}")):
+                rows.append({"mode": "budgeted", "config": cfg, "fidelity": e,
+                             "accuracy": 100 * rec.final_val_acc if rec.ok else np.nan, "params": rec.params,
+                             "train_seconds": rec.wall_time})
+    acc = pd.DataFrame(rows)
+    return nets.merge(acc, on="config")
+
+
+def correlation_tables(acc: pd.DataFrame, n_boot: int, seed: int = 0) -> pd.DataFrame:
+    """Spearman and Kendall for every fidelity pair, per mode and network set (each family, its in-space
+    subset, and the combined in-space set, as the thesis's Tables 4, 5, 7, 8 and 9), with bootstrap CIs."""
+    from resnas.rank import bootstrap_ci
+
+    sets = []
+    for family in ("width", "depth"):
+        fam = acc[acc.family == family]
+        sets += [(family, fam), (f"{family}, in space", fam[fam.in_space])]
+    sets.append(("combined, in space", acc[acc.in_space].drop_duplicates(["mode", "network", "fidelity"])))
+    out = []
+    for mode in acc["mode"].unique():
+        for name, sub in sets:
+            sub = sub[sub["mode"] == mode]
+            if sub.network.nunique() < 3:
+                continue
+            for method in ("spearman", "kendall"):
+                ci = bootstrap_ci(sub[["network", "fidelity", "accuracy"]], method, n_boot=n_boot, seed=seed)
+                out.append(ci.assign(mode=mode, networks=name))
+    cols = ["mode", "networks", "method", "fidelity_a", "fidelity_b", "estimate", "low", "high", "n_networks"]
+    return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+
+
+def archive_curves(search_dir) -> pd.DataFrame:
+    """Learning curves of every network an ERA search evaluated, with block type, depth and width buckets."""
+    from resnas.evaluate import Archive
+    from resnas.spaces.era import EraConfig
+
+    archive = Archive(f"{search_dir}/archive.sqlite")
+    rows = []
+    for r in archive.records():
+        if not r.ok or r.space != "era":
+            continue
+        cfg = EraConfig.from_json(r.config)
+        for h in r.history:
+            rows.append({"key": r.key, "epoch": h["epoch"], "val_acc": h["val_acc"], "block": cfg.block,
+                         "layers": cfg.layers, "filters": cfg.filters})
+    archive.close()
+    df = pd.DataFrame(rows)
+    if len(df):  # buckets split at the archive's own medians, so they suit any profile's space
+        lm, fm = df.layers.median(), df.filters.median()
+        df["depth"] = np.where(df.layers <= lm, f"<= {lm:g} layers", f"> {lm:g} layers")
+        df["width"] = np.where(df.filters <= fm, f"<= {fm:g} filters", f"> {fm:g} filters")
+    return df
