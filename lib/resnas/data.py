@@ -125,9 +125,8 @@ def _seed_fashion_mnist(root: Path) -> None:
         return
     if all((DEBIAN_FASHION_MNIST / f).exists() for f in FASHION_FILES):
         raw.mkdir(parents=True, exist_ok=True)
-        for f in FASHION_FILES:
-            shutil.copyfile(DEBIAN_FASHION_MNIST / f, raw / f)
-            with gzip.open(raw / f) as src, open(raw / f[:-3], "wb") as dst:
+        for f in FASHION_FILES:  # torchvision reads the decompressed files
+            with gzip.open(DEBIAN_FASHION_MNIST / f) as src, open(raw / f[:-3], "wb") as dst:
                 shutil.copyfileobj(src, dst)
 
 

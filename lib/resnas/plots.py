@@ -1,12 +1,10 @@
 """Figures shared by the notebooks: small functions from tidy tables to matplotlib figures (seaborn style)."""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg") if not hasattr(matplotlib, "_called_from_notebook") else None
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+# No backend is forced: notebooks keep their inline backend, scripts and tests without a display get Agg.
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
 sns.set_theme(style="whitegrid", context="notebook")
 

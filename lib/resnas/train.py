@@ -169,7 +169,7 @@ class _DeviceData:
         return cls._cache[key][1]
 
 
-def _scheduler(opt, recipe: TrainRecipe, steps_per_epoch: int):
+def _scheduler(opt, recipe: TrainRecipe):
     """A torch scheduler stepped once per epoch (plateau: with the validation loss)."""
     sched = torch.optim.lr_scheduler
     e = recipe.epochs
@@ -242,8 +242,7 @@ def _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progres
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                           nesterov=recipe.nesterov and recipe.momentum > 0, weight_decay=recipe.weight_decay)
     n = len(data.y_train)
-    steps = math.ceil(n / recipe.batch_size)
-    sched = _scheduler(opt, recipe, steps)
+    sched = _scheduler(opt, recipe)
     history = []
     epochs = range(1, recipe.epochs + 1)
     if progress:
