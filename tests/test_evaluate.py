@@ -104,3 +104,10 @@ def test_killed_run_resumes_without_retraining_what_finished(tmp_path):
         _, key, run_id, cached = line.split()
         if key in stored:  # served from the archive: the record of the killed run, not a retrained one
             assert cached == "True" and run_id == stored[key]
+
+
+def test_unknown_space_is_named():
+    from resnas.spaces import get_space
+
+    with pytest.raises(ValueError, match="space='nasbench' is unknown; allowed: \\['era'\\]"):
+        get_space("nasbench")

@@ -8,8 +8,6 @@ import importlib
 # `.build(cfg, in_channels, num_classes)`.
 _REGISTRY = {
     "era": "resnas.spaces.era",
-    "moresnet": "resnas.spaces.moresnet",
-    "seqcnn": "resnas.spaces.seqcnn",
 }
 
 
