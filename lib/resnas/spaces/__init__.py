@@ -8,6 +8,7 @@ import importlib
 # `.build(cfg, in_channels, num_classes)`.
 _REGISTRY = {
     "era": "resnas.spaces.era",
+    "moresnet": "resnas.spaces.moresnet",
 }
 
 
