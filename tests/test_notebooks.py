@@ -66,8 +66,26 @@ def check_fidelity(folder: Path):
     assert (folder / "archive_early_final.csv").exists()  # the era_search archive of the same run was found
 
 
+def check_ranking(folder: Path):
+    study = pd.read_csv(folder / "fraction_study.csv")
+    assert study.groupby(["encoding", "loss"]).fraction.nunique().eq(2).all() and len(study) == 12
+    assert study.tau.between(-1, 1).all() and (study.n_train[study.fraction == 1.0] > study.n_train[study.fraction == 0.5].max()).all()
+    # it learned from the era_search archive of the same run: as many networks as that search trained
+    from resnas.experiments.ranking import archive_frame
+
+    frame = archive_frame(folder.parent / "era_search" / "archive.sqlite")
+    full = study[study.fraction == 1.0]
+    assert (full.n_train + full.n_test).eq(len(frame)).all() and len(frame) > 10
+    assert len(pd.read_csv(folder / "sweep.csv")) == 2
+    base = pd.read_csv(folder / "baselines.csv")
+    assert {"parameters", "FLOPs"} <= set(base.method) and (base.cost_seconds >= 0).all()
+    picks = pd.read_csv(folder / "picks.csv")
+    assert len(picks) == 2 and picks.method.nunique() == 2  # top 1 of each search
+    assert picks.accuracy.between(0, 100).all() and (picks.true_rank_in_archive >= 1).all()
+
+
 CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "era_final": check_era_final,
-          "fidelity_correlation": check_fidelity}
+          "fidelity_correlation": check_fidelity, "ranking_predictor": check_ranking}
 
 
 @pytest.mark.parametrize("notebook", list(EXPERIMENTS))

@@ -28,6 +28,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.notebook: e for e in [
     Experiment("era_final", "era", "era_final", "ERA: final training of the best found networks", "FinalParams"),
     Experiment("fidelity_correlation", "fidelity", "fidelity_correlation",
                "Fidelity: rank correlation across training budgets"),
+    Experiment("ranking_predictor", "ranking", "ranking_predictor",
+               "RNAS: a learned ranking predictor on the ERA space"),
 ]}
 
 

@@ -1,0 +1,333 @@
+"""A learned architecture-ranking predictor in the manner of RNAS (rnas.txt §3, spec/rnas.md), on the ERA space.
+
+Encoding. RNAS turns a NAS-Bench-101 cell into a stack of node-feature matrices (type, FLOPs, parameters). An
+ERA network is a chain of residual blocks in four sections, so its natural "image" is a 4 x 18 grid (section x
+position, padded to the space's deepest section) with one channel per feature:
+
+    channel 0  block type: 0 = no block (padding), 1 = basic, 2 = bottleneck
+    channel 1  log(1 + FLOPs of the block)        (2 per multiply-add, as the engine counts)
+    channel 2  log(1 + parameters of the block)   (convolutions and batch norms, shortcut included)
+
+`encoding="type"` keeps channel 0 only: RNAS Table 2's ablation. Features are computed analytically and
+vectorised over configurations, so encoding 10,000 candidates costs milliseconds.
+
+Model. RNAS Table 1's LeNet-5-like regressor with batch norm: 3x3 conv (C -> 2C, no bias) + BN + ReLU, 3x3 conv
+(-> `hidden`) + BN + ReLU, flatten, 120 -> 84 -> 1. The paper uses 128 channels on a 7x7 input; on the 4x18
+grid `hidden` = 32 keeps scoring fast on a CPU (a parameter).
+
+Losses (labels min-max scaled to [0, 1], scores unbounded):
+    mse                  mean (s - y)^2
+    pairwise             mean over ordered pairs with y_i != y_j of max(0, m - (s_i - s_j) sign(y_i - y_j))
+    pairwise_continuity  pairwise + lambda * mean over sampled triplets (i, j, k) with |y_i - y_j| < |y_i - y_k|
+                         of max(0, m_c + ||f_i - f_j|| - ||f_i - f_k||) on the penultimate features f: networks
+                         close in accuracy should lie close in feature space.
+The paper's margins and lambda were lost in extraction (spec/rnas.md): they are parameters, and the notebook
+chooses them by a small sweep on a validation split and reports it.
+
+Training: Adam (lr 1e-3, no weight decay), the whole training set as one batch, `epochs` steps, keeping the
+weights with the best training Kendall tau (RNAS's rule).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+from torch import nn
+
+from resnas.spaces.era import EXPANSION, EraConfig
+
+SECTIONS, MAX_DEPTH = 4, 18
+ENCODINGS = ("tensor", "type")
+LOSSES = ("mse", "pairwise", "pairwise_continuity")
+
+
+# ---------------------------------------------------------------------------------------------- encoding
+def _halve(h: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Spatial size after `times` stride-2 3x3 convolutions with padding 1: ceil(h / 2) each time."""
+    out = h.copy()
+    for k in range(1, SECTIONS):
+        out = np.where(times >= k, (out - 1) // 2 + 1, out)
+    return out
+
+
+def block_costs(configs, image_size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-block (type, parameters, FLOPs) on the (N, 4, 18) grid, vectorised over configurations.
+    Stem and head are excluded: they are the same for every network of a given width and data set."""
+    cfgs = [c.canonical() for c in configs]
+    n = len(cfgs)
+    depth = np.array([c.depths for c in cfgs], dtype=np.int64).reshape(n, SECTIONS)
+    if n and depth.max() > MAX_DEPTH:
+        raise ValueError(f"depths up to {depth.max()} do not fit the encoding; allowed: at most {MAX_DEPTH} per section")
+    bottleneck = np.array([c.block == "bottleneck" for c in cfgs])
+    filters = np.array([c.filters for c in cfgs], dtype=np.int64)
+    update = np.array([c.update for c in cfgs], dtype=np.int64)
+    groups = np.array([c.groups for c in cfgs], dtype=np.int64)
+    expansion = np.where(bottleneck, EXPANSION, 1)
+
+    kind = np.zeros((n, SECTIONS, MAX_DEPTH), np.float64)
+    params = np.zeros_like(kind)
+    flops = np.zeros_like(kind)
+    position = np.arange(MAX_DEPTH)
+    nonempty = depth > 0
+    seen = np.cumsum(nonempty, axis=1) - nonempty  # non-empty sections before this one
+    h0 = np.full(n, image_size, dtype=np.int64)
+    for s in range(SECTIONS):
+        k = seen[:, s]
+        width = filters * update ** k
+        c_out = width * expansion
+        c_prev = np.where(k > 0, filters * update ** np.maximum(k - 1, 0) * expansion, filters)
+        h_out = _halve(h0, k)
+        h_first = _halve(h0, np.maximum(k - 1, 0))  # input size of the section's first block
+        for first in (True, False):
+            c_in = c_prev if first else c_out
+            stride2 = (k > 0) if first else np.zeros(n, bool)
+            h_in = h_first if first else h_out
+            a_in, a_out = h_in ** 2, h_out ** 2
+            w3 = 9 * width * width // groups  # a grouped 3x3 conv, width -> width
+            basic_w = 9 * (c_in // groups) * width + w3
+            basic = (basic_w + 4 * width, 2 * (9 * (c_in // groups) * width * a_out + w3 * a_out))
+            bott_w = c_in * width + w3 + width * c_out
+            bott = (bott_w + 4 * width + 2 * c_out,
+                    2 * (c_in * width * a_in + w3 * a_out + width * c_out * a_out))
+            p = np.where(bottleneck, bott[0], basic[0])
+            f = np.where(bottleneck, bott[1], basic[1])
+            project = stride2 | (c_in != c_out)
+            p = p + np.where(project, c_in * c_out + 2 * c_out, 0)
+            f = f + np.where(project, 2 * c_in * c_out * a_out, 0)
+            cols = position == 0 if first else position > 0
+            mask = (position[None, :] < depth[:, s:s + 1]) & cols[None, :]
+            kind[:, s] = np.where(mask, np.where(bottleneck, 2, 1)[:, None], kind[:, s])
+            params[:, s] = np.where(mask, p[:, None], params[:, s])
+            flops[:, s] = np.where(mask, f[:, None], flops[:, s])
+    return kind, params, flops
+
+
+def encode(configs, encoding: str = "tensor", image_size: int = 32) -> np.ndarray:
+    """The (N, C, 4, 18) float32 feature tensor of ERA configurations (C = 3 for 'tensor', 1 for 'type')."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding={encoding!r} is unknown; allowed: {', '.join(ENCODINGS)}")
+    kind, params, flops = block_costs(configs, image_size)
+    chans = [kind] if encoding == "type" else [kind, np.log1p(flops), np.log1p(params)]
+    return np.stack(chans, axis=1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- model
+class RankNet(nn.Module):
+    """RNAS Table 1: two conv + BN + ReLU layers, then 120 -> 84 -> 1."""
+
+    def __init__(self, channels: int, hidden: int = 32):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 2 * channels, 3, padding=1, bias=False), nn.BatchNorm2d(2 * channels), nn.ReLU(),
+            nn.Conv2d(2 * channels, hidden, 3, padding=1), nn.BatchNorm2d(hidden), nn.ReLU(),
+            nn.Flatten(), nn.Linear(hidden * SECTIONS * MAX_DEPTH, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU())
+        self.out = nn.Linear(84, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(x)).squeeze(-1)
+
+
+# ---------------------------------------------------------------------------------------------- losses
+def pairwise_hinge_loss(scores: torch.Tensor, labels: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
+    """Mean over ordered pairs with different labels of max(0, margin - (s_i - s_j) sign(y_i - y_j)).
+    Exactly zero when every such pair is ordered like the labels with a score gap of at least `margin`."""
+    sign = torch.sign(labels[:, None] - labels[None, :])
+    diff = scores[:, None] - scores[None, :]
+    pairs = sign != 0
+    if not pairs.any():
+        return scores.sum() * 0.0
+    return torch.relu(margin - diff * sign)[pairs].mean()
+
+
+def continuity_loss(features: torch.Tensor, labels: torch.Tensor, margin: float = 0.05, n_triplets: int = 2048,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Sampled triplets (i, j, k) with |y_i - y_j| < |y_i - y_k|: max(0, margin + d_ij - d_ik) on feature
+    distances, so the feature space keeps accuracy neighbours together."""
+    n = len(labels)
+    idx = torch.randint(n, (3, n_triplets), generator=generator)
+    i, j, k = idx
+    closer = (labels[i] - labels[j]).abs() < (labels[i] - labels[k]).abs()
+    if not closer.any():
+        return features.sum() * 0.0
+    d_ij = (features[i] - features[j]).norm(dim=1)
+    d_ik = (features[i] - features[k]).norm(dim=1)
+    return torch.relu(margin + d_ij - d_ik)[closer].mean()
+
+
+def kendall_tau(a, b) -> float:
+    """Kendall's tau-b, as scipy computes it (nan for a constant input)."""
+    return float(stats.kendalltau(np.asarray(a), np.asarray(b)).statistic)
+
+
+# ---------------------------------------------------------------------------------------------- fitting
+@dataclass(frozen=True)
+class PredictorConfig:
+    encoding: str = "tensor"
+    loss: str = "pairwise"
+    margin: float = 0.1
+    continuity_margin: float = 0.05
+    lam: float = 0.1
+    epochs: int = 200
+    lr: float = 1e-3
+    hidden: int = 32
+    triplets: int = 2048
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"encoding={self.encoding!r} is unknown; allowed: {', '.join(ENCODINGS)}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss={self.loss!r} is unknown; allowed: {', '.join(LOSSES)}")
+        if self.epochs < 1 or self.hidden < 1:
+            raise ValueError(f"epochs={self.epochs}, hidden={self.hidden}; allowed: both >= 1")
+
+    def replace(self, **kw) -> "PredictorConfig":
+        return replace(self, **kw)
+
+
+class RankingPredictor:
+    """A fitted predictor: scores configurations (higher = predicted better)."""
+
+    def __init__(self, net: RankNet, mean: np.ndarray, std: np.ndarray, config: PredictorConfig,
+                 image_size: int, history: list[dict]):
+        self.net, self.mean, self.std, self.config = net.eval(), mean, std, config
+        self.image_size, self.history = image_size, history
+
+    def _standardise(self, x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy((x - self.mean) / self.std)
+
+    @torch.no_grad()
+    def score_features(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        out = [self.net(self._standardise(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+
+    def score(self, configs) -> np.ndarray:
+        return self.score_features(encode(list(configs), self.config.encoding, self.image_size))
+
+
+def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std over the training set (RNAS standardises inputs on the training set)."""
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)[0]
+    std = x.std(axis=(0, 2, 3), keepdims=True)[0]
+    return mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
+
+
+def fit(configs, accuracy, config: PredictorConfig = PredictorConfig(), image_size: int = 32,
+        features: np.ndarray | None = None) -> RankingPredictor:
+    """Fit a predictor on configurations and their accuracies (pass `features` to reuse an encoding)."""
+    x = features if features is not None else encode(list(configs), config.encoding, image_size)
+    y = np.asarray(accuracy, dtype=np.float64)
+    if len(x) != len(y) or len(y) < 2:
+        raise ValueError(f"need at least 2 configurations with one accuracy each; got {len(x)} and {len(y)}")
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    mean, std = _stats(x)
+    xt = torch.from_numpy((x - mean) / std)
+    span = y.max() - y.min()
+    yt = torch.tensor((y - y.min()) / (span if span > 0 else 1.0), dtype=torch.float32)
+    net = RankNet(x.shape[1], config.hidden)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    best_tau, best_state, history = -math.inf, None, []
+    for epoch in range(config.epochs):
+        net.train()
+        feats = net.features(xt)
+        s = net.out(feats).squeeze(-1)
+        if config.loss == "mse":
+            loss = torch.mean((s - yt) ** 2)
+        else:
+            loss = pairwise_hinge_loss(s, yt, config.margin)
+            if config.loss == "pairwise_continuity":
+                loss = loss + config.lam * continuity_loss(feats, yt, config.continuity_margin, config.triplets, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        net.eval()
+        with torch.no_grad():
+            tau = kendall_tau(net(xt).numpy(), y)
+        history.append({"epoch": epoch + 1, "loss": loss.item(), "train_tau": tau})
+        if tau > best_tau:  # RNAS keeps the weights with the best training Kendall tau
+            best_tau, best_state = tau, copy.deepcopy(net.state_dict())
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    return RankingPredictor(net, mean, std, config, image_size, history)
+
+
+# ---------------------------------------------------------------------------------------------- studies
+def split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded train/test split of n architectures."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = max(1, int(round(test_fraction * n)))
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def fraction_study(configs, accuracy, fractions, encodings=ENCODINGS, losses=("mse", "pairwise"),
+                   base: PredictorConfig = PredictorConfig(), test_fraction: float = 0.3, seeds=(0,),
+                   image_size: int = 32, progress: bool = True) -> pd.DataFrame:
+    """Kendall tau on held-out architectures against the fraction of the remaining ones used for training
+    (RNAS Table 2's shape): one row per (seed, encoding, loss, fraction)."""
+    configs, y = list(configs), np.asarray(accuracy, dtype=np.float64)
+    feats = {e: encode(configs, e, image_size) for e in encodings}
+    grid = [(s, e, l, f) for s in seeds for e in encodings for l in losses for f in fractions]
+    rows = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(grid), desc="predictor fits", leave=False)
+    for seed, enc, loss, frac in grid:
+        train_idx, test_idx = split_indices(len(y), test_fraction, seed)
+        n_train = max(2, int(round(frac * len(train_idx))))
+        sub = np.random.default_rng(seed + 1).permutation(train_idx)[:n_train]
+        cfg = base.replace(encoding=enc, loss=loss, seed=seed)
+        t0 = time.perf_counter()
+        pred = fit(None, y[sub], cfg, image_size, features=feats[enc][sub])
+        fit_seconds = time.perf_counter() - t0
+        rows.append({"seed": seed, "encoding": enc, "loss": loss, "fraction": frac, "n_train": n_train,
+                     "n_test": len(test_idx), "tau": kendall_tau(pred.score_features(feats[enc][test_idx]), y[test_idx]),
+                     "train_tau": max(h["train_tau"] for h in pred.history), "fit_seconds": fit_seconds})
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return pd.DataFrame(rows)
+
+
+def predictor_guided_evolution(predictor: RankingPredictor, space, steps: int = 1000, population_size: int = 50,
+                               seed: int = 0, top: int = 5) -> pd.DataFrame:
+    """RNAS Algorithm 1: regularized evolution over `space` with the predictor's score as fitness (no
+    training at all). Returns the `top` distinct configurations it met, best predicted first."""
+    from resnas.search import make_strategy
+
+    strategy = make_strategy("regularized_evolution", space=space, seed=seed, population_size=population_size)
+    seen: dict[EraConfig, float] = {}
+    for _ in range(steps):
+        cfg = strategy.ask()
+        if cfg not in seen:
+            seen[cfg] = float(predictor.score([cfg])[0])
+        strategy.tell(cfg, -seen[cfg])  # strategies minimise
+    best = sorted(seen.items(), key=lambda kv: -kv[1])[:top]
+    return pd.DataFrame({"config": [c.to_json() for c, _ in best], "network": [str(c) for c, _ in best],
+                         "score": [s for _, s in best], "method": "predictor-guided evolution"})
+
+
+def exhaustive_top(predictor: RankingPredictor, space, n: int = 10_000, seed: int = 0, top: int = 5
+                   ) -> tuple[pd.DataFrame, float]:
+    """The public RNAS code's search: score a large random sample, keep the best. Returns the top rows and
+    the seconds spent encoding and scoring the sample."""
+    rng = np.random.default_rng(seed)
+    sample = list(dict.fromkeys(space.sample(rng) for _ in range(n)))
+    t0 = time.perf_counter()
+    scores = predictor.score(sample)
+    seconds = time.perf_counter() - t0
+    order = np.argsort(-scores)[:top]
+    rows = pd.DataFrame({"config": [sample[i].to_json() for i in order], "network": [str(sample[i]) for i in order],
+                         "score": scores[order], "method": f"best of {len(sample)} scored"})
+    return rows, seconds
