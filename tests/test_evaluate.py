@@ -109,5 +109,5 @@ def test_killed_run_resumes_without_retraining_what_finished(tmp_path):
 def test_unknown_space_is_named():
     from resnas.spaces import get_space
 
-    with pytest.raises(ValueError, match="space='nasbench' is unknown; allowed: \\['era', 'moresnet'\\]"):
+    with pytest.raises(ValueError, match="space='nasbench' is unknown; allowed: \\['era', 'moresnet', 'moresnet_cifar100'"):
         get_space("nasbench")

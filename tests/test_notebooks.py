@@ -84,8 +84,23 @@ def check_ranking(folder: Path):
     assert picks.accuracy.between(0, 100).all() and (picks.true_rank_in_archive >= 1).all()
 
 
+def check_mo_resnet(folder: Path):
+    igd = pd.read_csv(folder / "zdt_igd_summary.csv")
+    assert len(igd) == 6 and set(igd.algorithm) == {"pymoo", "resnas-generational", "resnas-loop"}
+    ep = pd.read_csv(folder / "pareto_sets.csv")
+    assert set(ep.alpha) == {0.0, 0.3} and (ep.groupby("alpha").size() == ep.groupby("alpha").k.first()).all()
+    assert (ep[ep.alpha == 0].f2 == 0).all() and (ep[ep.alpha == 0.3].f2 > 0).all()
+    log = pd.read_csv(folder / "evaluations.csv")
+    assert log.groupby("alpha").size().eq(4 * 2).all()  # N = 4: the initial population and one generation
+    rt = pd.read_csv(folder / "retrained.csv")
+    assert (rt.status == "ok").all() and rt.test_error.between(0, 1).all() and rt.groupby("genome").size().eq(2).all()
+    table = pd.read_csv(folder / "table.csv")
+    assert len(table) == ep.groupby("alpha").size().clip(upper=2).sum()
+
+
 CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "era_final": check_era_final,
-          "fidelity_correlation": check_fidelity, "ranking_predictor": check_ranking}
+          "fidelity_correlation": check_fidelity, "ranking_predictor": check_ranking,
+          "mo_resnet": check_mo_resnet}
 
 
 @pytest.mark.parametrize("notebook", list(EXPERIMENTS))

@@ -30,6 +30,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.notebook: e for e in [
                "Fidelity: rank correlation across training budgets"),
     Experiment("ranking_predictor", "ranking", "ranking_predictor",
                "RNAS: a learned ranking predictor on the ERA space"),
+    Experiment("mo_resnet", "mo_resnet", "mo_resnet", "MO-ResNet: MOEA/D with Chebyshev decomposition, α sweeps"),
 ]}
 
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import importlib
 
-# name -> module path; each module defines `SPACE` with `.from_json(str)`, `.to_json(cfg)`,
-# `.build(cfg, in_channels, num_classes)`.
+# name -> "module:attribute" of a space object with `.from_json(str)`, `.to_json(cfg)` and
+# `.build(cfg, in_channels, num_classes)`. MO-ResNet presets differ in how a genome is built (stem, ranges,
+# image size), so each is a space of its own name and the archive key tells them apart.
 _REGISTRY = {
-    "era": "resnas.spaces.era",
-    "moresnet": "resnas.spaces.moresnet",
+    "era": "resnas.spaces.era:SPACE",
+    "moresnet": "resnas.spaces.moresnet:SPACE",
+    "moresnet_small": "resnas.spaces.moresnet:SMALL",
+    "moresnet_mnist": "resnas.spaces.moresnet:MNIST",
+    "moresnet_cifar100": "resnas.spaces.moresnet:CIFAR100",
 }
 
 
 def get_space(name: str):
-    """Return the default space object registered under `name`."""
+    """Return the space object registered under `name`."""
     if name not in _REGISTRY:
         raise ValueError(f"space={name!r} is unknown; allowed: {sorted(_REGISTRY)}")
-    return importlib.import_module(_REGISTRY[name]).SPACE
+    module, attr = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), attr)

@@ -416,3 +416,7 @@ class MoResNetSpace:
 
 
 SPACE = MoResNetSpace.fashion_mnist()
+SMALL = MoResNetSpace.small()
+MNIST = MoResNetSpace.mnist()
+CIFAR100 = MoResNetSpace.cifar100()
+PRESETS = {"moresnet": SPACE, "moresnet_small": SMALL, "moresnet_mnist": MNIST, "moresnet_cifar100": CIFAR100}

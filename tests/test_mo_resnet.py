@@ -1,0 +1,89 @@
+"""MO-ResNet experiment: the objectives of one training, resumable alpha searches, and clear refusals."""
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from resnas.experiments import mo_resnet
+from resnas.spaces.moresnet import SMALL
+
+
+def record(history, ok=True, key="k", params=10):
+    return SimpleNamespace(ok=ok, status="ok" if ok else "failed", history=history, key=key, params=params)
+
+
+def test_objectives_take_each_minimum_over_epochs_separately():
+    hist = [{"val_acc": 0.70, "val_loss": 0.9}, {"val_acc": 0.80, "val_loss": 1.1}, {"val_acc": 0.75, "val_loss": 0.6}]
+    f = mo_resnet.objectives(record(hist), alpha=0.3)
+    assert f[0] == pytest.approx(0.20) and f[1] == pytest.approx(0.3 * 0.6)  # epoch 2's error, epoch 3's loss
+    assert mo_resnet.objectives(record(hist), alpha=0.0)[1] == 0.0
+    assert np.isinf(mo_resnet.objectives(record([], ok=False), 0.3)).all()
+    assert np.isinf(mo_resnet.objectives(record([{"val_acc": 0.5, "val_loss": math.nan}]), 0.3)).all()
+
+
+class FakeEvaluator:
+    """Trains nothing: error falls with channels, loss with depth, so the two objectives conflict a little."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def map(self, items, progress=False):
+        out = []
+        for _, g in items:
+            self.calls += 1
+            ch = sum(u.channels for b in g.blocks for u in b if hasattr(u, "channels"))
+            n = sum(len(b) for b in g.blocks)
+            out.append(record([{"val_acc": min(0.99, ch / 200), "val_loss": 1.0 / n + ch / 500}],
+                              key=g.to_json(), params=ch))
+        return out
+
+
+def params(**kw):
+    base = dict(preset="moresnet_small", population=6, generations=3, alphas=[0.3], seed=1)
+    return mo_resnet.Params(**{**base, **kw})
+
+
+@pytest.mark.parametrize("order", ["generational", "loop"])
+def test_alpha_search_resumes_exactly_after_an_interruption(tmp_path, order):
+    straight, _ = mo_resnet.run_alpha(params(order=order), 0.3, FakeEvaluator(), tmp_path / "a.json", progress=False)
+    # the same search cut after one generation, then run again to three from its snapshot
+    mo_resnet.run_alpha(params(order=order, generations=1), 0.3, FakeEvaluator(), tmp_path / "b.json", progress=False)
+    resumed_eval = FakeEvaluator()
+    resumed, log = mo_resnet.run_alpha(params(order=order), 0.3, resumed_eval, tmp_path / "b.json", progress=False)
+    assert resumed_eval.calls == 2 * 6  # only the two missing generations were evaluated
+    assert straight.n_evals == resumed.n_evals == 6 * 4
+    np.testing.assert_array_equal(straight.pareto_front(), resumed.pareto_front())
+    assert [g.to_json() for g in straight.pareto_set()] == [g.to_json() for g in resumed.pareto_set()]
+    assert len(log) == 24 and set(log.alpha) == {0.3}
+    snapshot = json.loads((tmp_path / "b.json").read_text())
+    assert snapshot["n_evals"] == 24
+
+
+def test_pareto_frame_is_the_non_dominated_set(tmp_path):
+    moead, log = mo_resnet.run_alpha(params(), 0.3, FakeEvaluator(), tmp_path / "s.json", progress=False)
+    ep = mo_resnet.pareto_frame(moead, 0.3, SMALL, 1, 10, 28)
+    pts = log[["f1", "f2"]].to_numpy()
+    for f1, f2 in ep[["f1", "f2"]].to_numpy():
+        assert not ((pts[:, 0] <= f1) & (pts[:, 1] <= f2) & ((pts[:, 0] < f1) | (pts[:, 1] < f2))).any()
+    assert (ep.k == len(ep)).all() and (ep.params > 0).all()
+
+
+def test_a_preset_for_other_images_is_refused_before_training():
+    bundle = SimpleNamespace(input_shape=(1, 28, 28))
+    with pytest.raises(ValueError, match="preset='moresnet_cifar100' builds networks for 32x32 images.*allowed presets"):
+        mo_resnet.check_data(params(preset="moresnet_cifar100"), bundle)
+    mo_resnet.check_data(params(), bundle)
+
+
+def test_paper_table_summarises_repeated_retrainings():
+    ep = pd.DataFrame({"alpha": [0.2, 0.2], "k": [2, 2], "genome": ["a", "b"], "network": ["A", "B"],
+                       "f1": [0.1, 0.2], "f2": [0.5, 0.4], "params": [1e6, 2e5]})
+    rt = pd.DataFrame({"genome": ["a", "a", "b", "b"], "status": "ok", "val_error": [0.1, 0.2, 0.3, 0.3],
+                       "test_error": [0.15, 0.25, 0.3, 0.4]})
+    t = mo_resnet.paper_table(ep, rt)
+    assert list(t["best error val/test"]) == ["0.1000/0.1500", "0.3000/0.3000"]
+    assert list(t["mean error val/test"]) == ["0.1500/0.2000", "0.3000/0.3500"]
+    assert list(t["fitness x100"]) == ["[10.00, 50.00]", "[20.00, 40.00]"] and list(t.runs) == [2, 2]
