@@ -131,3 +131,28 @@ if (search_dir / "archive.sqlite").exists():
     out.figure(fig, "archive_early_final", f"Archive scale: early-epoch ranking against epoch {last}, per bucket")
 else:
     out.note(f"No ERA search archive at {search_dir}: run era_search on this profile for the archive-scale analysis.")
+
+# %% [markdown]
+# ### Does a short training rank the archive like a long one?
+# A seeded random sample of the archive retrained to the long budget (`retrain_sample` networks to
+# `retrain_epochs`; the paper profile: 100 networks to 100 epochs). Correlation of every search epoch with the
+# long run's accuracy, per block type, depth and width bucket.
+
+# %%
+if P.retrain_sample and (search_dir / "archive.sqlite").exists():
+    def evaluator_at(spec, recipe, seed):
+        return Evaluator(out.path / "archive.sqlite", spec, recipe, seed=seed, backend=P.backend,
+                         workers=P.workers, device=P.device)
+
+    long = fidelity.retrain_archive_sample(search_dir, P.retrain_sample, P.retrain_epochs, evaluator_at, P.seed)
+    parts = [rank.early_final_correlation(long, P.retrain_epochs, by=b).assign(split=b)
+             for b in ("block", "depth", "width")]
+    parts.append(rank.early_final_correlation(long, P.retrain_epochs).assign(split="all"))
+    vs_long = out.table(pd.concat(parts, ignore_index=True), "archive_vs_long",
+                        f"{long.key.nunique()} archive networks: each search epoch against {P.retrain_epochs} epochs")
+    vs_long = vs_long[vs_long.epoch < P.retrain_epochs]
+    fig = plots.sns.relplot(data=vs_long, x="epoch", y="spearman", hue="group", col="split", kind="line",
+                            marker="o", height=2.8, aspect=1.1).figure
+    out.figure(fig, "archive_vs_long", f"Search-epoch ranking against a {P.retrain_epochs}-epoch retraining, per bucket")
+else:
+    out.note("Archive retraining skipped (retrain_sample = 0 on this profile, or no search archive).")

@@ -64,6 +64,9 @@ def check_fidelity(folder: Path):
     ci = pd.read_csv(folder / "correlations.csv")
     assert ((ci.low <= ci.estimate + 1e-9) | ci.low.isna()).all() and set(ci.method) == {"spearman", "kendall"}
     assert (folder / "archive_early_final.csv").exists()  # the era_search archive of the same run was found
+    vs_long = pd.read_csv(folder / "archive_vs_long.csv")  # 5 archive networks retrained to 2 epochs
+    overall = vs_long[vs_long.split == "all"].set_index("epoch")
+    assert overall.n_networks.eq(5).all() and set(overall.index) == {1, 2} and abs(overall.spearman[2] - 1) < 1e-9
 
 
 def check_ranking(folder: Path):
@@ -98,9 +101,21 @@ def check_mo_resnet(folder: Path):
     assert len(table) == ep.groupby("alpha").size().clip(upper=2).sum()
 
 
+def check_pooling_trials(folder: Path):
+    trials = pd.read_csv(folder / "trials.csv")
+    assert len(trials) == 3 * 2 * 4 and trials.seed.nunique() == 3  # ci: 3 seeds x 2 pools x 4 adaptations
+    assert trials[["baseline", "none", "retrained"]].apply(lambda c: c.between(0, 100)).all().all()
+    assert (trials.params_after < trials.params_before).all()
+    t4 = pd.read_csv(folder / "table4.csv")
+    assert len(t4) == 8 and t4.runs.eq(3).all()
+    assert t4.loc[(t4.adapt == "paper") & (t4.pool == "avg"), "paper_none"].item() == 89.1
+    assert t4.loc[(t4.adapt == "random_cut") & (t4.pool == "max"), "paper_1_epoch"].item() == 95.0
+    assert t4.loc[t4.adapt == "structured", "paper_none"].isna().all()  # ours: no paper number
+
+
 CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "era_final": check_era_final,
           "fidelity_correlation": check_fidelity, "ranking_predictor": check_ranking,
-          "mo_resnet": check_mo_resnet}
+          "mo_resnet": check_mo_resnet, "pooling_trials": check_pooling_trials}
 
 
 @pytest.mark.parametrize("notebook", list(EXPERIMENTS))

@@ -156,6 +156,26 @@ class Archive:
         self._db.close()
 
 
+def archive_fidelity(path, space: str = "era") -> tuple[DataSpec, TrainRecipe, int]:
+    """(DataSpec, TrainRecipe, seed) of the majority of an archive's successful records of `space`, so more
+    networks can be trained exactly as its were (or at another budget, with `recipe.replace`)."""
+    archive = Archive(path)
+    records = [r for r in archive.records() if r.ok and r.space == space]
+    archive.close()
+    if not records:
+        raise ValueError(f"archive {path} holds no successful {space!r} evaluation")
+    counts: dict = {}
+    for r in records:
+        counts[r.recipe["epochs"]] = counts.get(r.recipe["epochs"], 0) + 1
+    epochs = max(counts, key=counts.get)
+    r = next(r for r in records if r.recipe["epochs"] == epochs)
+
+    def tuples(d):
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+    return DataSpec(**tuples(r.data)), TrainRecipe(**tuples(r.recipe)), r.seed
+
+
 def history_frame(records) -> "pd.DataFrame":
     """Learning curves of many records as one tidy table: key, epoch, lr, losses, accuracies, seconds."""
     import pandas as pd

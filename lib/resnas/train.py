@@ -288,3 +288,39 @@ def _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progres
         else:
             sched.step()
     return TrainResult("ok", "", tuple(history), params, flops, time.perf_counter() - start, str(dev))
+
+
+# ---------------------------------------------------------------------------------------------- continue
+def continue_training(model: nn.Module, bundle: Bundle, epochs: float, lr: float = 0.1, batch_size: int = 32,
+                      seed: int = 0, device: str = "cpu") -> float:
+    """Go on training `model` in place with plain SGD (no momentum, no weight decay: ECToNAS's optimiser, lr 0.1
+    as the paper; batch 32, Keras's default) for `epochs` epochs, possibly fractional: whole epochs over a fresh permutation each, then the
+    fraction as that share of the next permutation's batches (at least one batch). No augmentation, no schedule.
+    Returns the accuracy on the bundle's evaluation split (NaN when the loss became non-finite). On the CPU a seed
+    gives bit-identical results."""
+    if not epochs > 0:
+        raise ValueError(f"epochs={epochs} must be > 0")
+    dev = pick_device(device)
+    model.to(dev)
+    data = _DeviceData.get(bundle, dev)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    n = len(data.y_train)
+    batches = math.ceil(n / batch_size)
+    whole = int(math.floor(epochs + 1e-9))
+    plan = [batches] * whole
+    rest = epochs - whole
+    if rest > 1e-9:
+        plan.append(max(1, round(rest * batches)))
+    model.train()
+    for count in plan:
+        perm = torch.randperm(n, device=dev, generator=gen)
+        for b in range(count):
+            idx = perm[b * batch_size:(b + 1) * batch_size]
+            loss = F.cross_entropy(model(data.norm(data.x_train[idx])), data.y_train[idx])
+            if not torch.isfinite(loss):
+                return float("nan")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return evaluate_model(model, data, 1024, False)[1]

@@ -31,6 +31,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.notebook: e for e in [
     Experiment("ranking_predictor", "ranking", "ranking_predictor",
                "RNAS: a learned ranking predictor on the ERA space"),
     Experiment("mo_resnet", "mo_resnet", "mo_resnet", "MO-ResNet: MOEA/D with Chebyshev decomposition, α sweeps"),
+    Experiment("pooling_trials", "ectonas", "pooling_trials", "ECToNAS: pooling trials (Table 4)", "PoolingParams"),
 ]}
 
 

@@ -37,6 +37,8 @@ class Params:
     seed: int = param(0, ge=0)
     search_results: str = param("", help="an era_search result folder for the archive-scale analysis "
                                          "(default: results/<profile>/era_search)")
+    retrain_sample: int = param(0, ge=0, help="archive networks retrained to retrain_epochs (paper profile: 100)")
+    retrain_epochs: int = param(100, ge=1, le=1000, help="the long budget of that retraining")
     backend: str = param("inprocess", choices=("inprocess", "process"))
     workers: int = param(1, ge=1, le=64)
     device: str = param("auto", choices=("auto", "cpu", "cuda"))
@@ -131,3 +133,33 @@ def archive_curves(search_dir) -> pd.DataFrame:
         df["depth"] = np.where(df.layers <= lm, f"<= {lm:g} layers", f"> {lm:g} layers")
         df["width"] = np.where(df.filters <= fm, f"<= {fm:g} filters", f"> {fm:g} filters")
     return df
+
+
+def retrain_archive_sample(search_dir, n: int, epochs: int, evaluator_for, seed: int = 0) -> pd.DataFrame:
+    """Retrain a seeded random sample of an ERA search archive's networks to `epochs`, exactly as the search
+    trained them otherwise, and return their learning curves from the search with the long run's accuracy
+    appended as epoch `epochs` — ready for `rank.early_final_correlation(..., final_epoch=epochs)`.
+    `evaluator_for(data_spec, recipe, seed)` returns an Evaluator (the notebook decides where it writes)."""
+    from resnas.evaluate import archive_fidelity
+
+    curves = archive_curves(search_dir)
+    spec, recipe, train_seed = archive_fidelity(f"{search_dir}/archive.sqlite")
+    if epochs <= recipe.epochs:
+        raise ValueError(f"retrain_epochs={epochs} must exceed the search's {recipe.epochs} epochs")
+    last = curves.groupby("key").epoch.max()
+    keys = sorted(last[last == recipe.epochs].index)
+    rng = np.random.default_rng(seed)
+    picked = sorted(rng.choice(keys, size=min(n, len(keys)), replace=False))
+    sample = curves[curves.key.isin(picked)]
+    configs = sample.drop_duplicates("key").set_index("key").loc[picked]
+    from resnas.evaluate import Archive
+
+    archive = Archive(f"{search_dir}/archive.sqlite")
+    items = [("era", archive.get(k).config) for k in picked]
+    archive.close()
+    evaluator = evaluator_for(spec, recipe.replace(epochs=epochs), train_seed)
+    records = evaluator.map(items, desc=f"retraining {len(items)} archive networks to {epochs} epochs")
+    evaluator.close()
+    long = configs.drop(columns=["epoch", "val_acc"]).assign(
+        epoch=epochs, val_acc=[r.final_val_acc if r.ok else np.nan for r in records]).reset_index()
+    return pd.concat([sample, long], ignore_index=True)

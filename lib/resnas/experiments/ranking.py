@@ -156,22 +156,9 @@ RNAS_TABLE2 = pd.DataFrame([
 
 def fidelity_of(path):
     """(DataSpec, TrainRecipe, seed) of an archive's majority fidelity, so its picks can be trained alike."""
-    from resnas.data import DataSpec
-    from resnas.evaluate import Archive
-    from resnas.train import TrainRecipe
+    from resnas.evaluate import archive_fidelity
 
-    archive = Archive(path)
-    records = [r for r in archive.records() if r.ok and r.space == "era"]
-    archive.close()
-    if not records:
-        raise ValueError(f"archive {path} holds no successful ERA evaluation")
-    epochs = pd.Series([r.recipe["epochs"] for r in records]).mode().iloc[0]
-    r = next(r for r in records if r.recipe["epochs"] == epochs)
-
-    def tuples(d):
-        return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-
-    return DataSpec(**tuples(r.data)), TrainRecipe(**tuples(r.recipe)), r.seed
+    return archive_fidelity(path)
 
 
 def table2(study: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,80 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # ECToNAS pooling trials: how much does a weight adaptation keep when a pool is inserted?
+#
+# Reproduces Table 4 of ECToNAS's Appendix A.2.1: a minimal network (two conv cells without pooling, then
+# dense layers) is trained; a 2×2 pool is inserted after the first conv cell; the first dense layer's incoming
+# weights are adapted to the smaller map; validation accuracy is read right after the surgery and after one
+# epoch of retraining (plain SGD, lr 0.1), over many seeds (each seed: its own data split, initialisation and
+# training).
+#
+# Adaptations compared (`resnas.morph.pool_dense_weights`):
+# - **paper**: the paper's structured method: the mean of each 2×2 window of weights for average pooling, the
+#   weight of largest magnitude for max pooling;
+# - **structured**: ours: the *sum* of each window (exact for a map constant over windows; keeps the scale);
+# - **random**: one random position of each window;
+# - **random_cut**: a random subset of the input columns, ignoring the map (the paper's "randomly cutting away
+#   existing connections" reads like this).
+#
+# The paper used MNIST, 25 epochs and 100 seeds; the CPU profiles use Fashion-MNIST subsets (default) or digits
+# (ci), fewer epochs and seeds.
+
+# %% tags=["parameters"]
+profile = "default"
+out_dir = None  # default: results/<profile>/pooling_trials
+overrides = {}
+
+# %%
+import torch
+from IPython.display import display
+
+from resnas import plots
+from resnas.experiments import ectonas
+from resnas.params import load_profile
+from resnas.report import Output
+
+P = load_profile(ectonas.PoolingParams, "pooling_trials", profile, overrides)
+torch.set_num_threads(P.threads)
+out = Output(out_dir or f"results/{profile}/pooling_trials", "ECToNAS: pooling trials (Table 4)", P)
+P
+
+# %%
+trials = out.table(ectonas.pooling_trials(P, progress=True), "trials",
+                   "Every seed and adaptation: validation accuracy (%) before the pool, right after it, and "
+                   "after retraining", readme=False)
+t4 = out.table(ectonas.table4(trials), "table4",
+               "Table 4 (ours beside the paper's MNIST numbers): validation accuracy (%) after inserting a pool, "
+               "mean and sd over seeds, without and with retraining")
+display(t4)
+
+# %%
+long = trials.melt(id_vars=["seed", "pool", "adapt"], value_vars=["none", "retrained"], var_name="retraining",
+                   value_name="accuracy")
+fig = plots.sns.catplot(data=long, x="adapt", y="accuracy", hue="retraining", col="pool", kind="box",
+                        height=3.2, aspect=1.3, order=list(dict.fromkeys(t4.adapt))).figure
+for ax in fig.axes:
+    ax.axhline(trials.baseline.mean(), color="grey", ls="--", lw=1)
+out.figure(fig, "table4_boxes", "Validation accuracy after inserting a pool, per adaptation and pool type, "
+           "without and with retraining (dashed: before the pool)");
+
+# %%
+lines = []
+for pool, sub in t4.groupby("pool", sort=False):
+    ours = ", ".join(f"{r.adapt} {r.none:.1f}%" for r in sub.itertuples())
+    paper = sub.dropna(subset=["paper_none"]).drop_duplicates("paper_method")
+    theirs = ", ".join(f"{r.paper_method} {r.paper_none:.1f}%" for r in paper.itertuples())
+    lines.append(f"{pool} pooling: ours {ours}; the paper's {theirs}")
+out.note(f"**Right after inserting the pool** (before it: {trials.baseline.mean():.1f}%, the paper's "
+         f"{ectonas.PAPER_TABLE4_BASELINE}%). " + ". ".join(lines) + ".")

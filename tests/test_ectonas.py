@@ -1,0 +1,188 @@
+"""ECToNAS search loop, driven by fake trainers (accuracy a known function of the architecture), and the small
+real trainer `continue_training`."""
+import math
+
+import pytest
+import torch
+
+from resnas import morph
+from resnas.search import ectonas
+from resnas.search.ectonas import EctoConfig
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks: one thread is faster, and OpenMP spinning on a busy machine makes an SVD take seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+SMALL = dict(warmup_epochs=2, rounds=2, epochs_per_round=1, n_winners=2)
+
+
+class FakeTrainer:
+    """Accuracy rises with the parameter count (saturating) and a little with training; counts epochs."""
+
+    def __init__(self, noise_seed=None):
+        self.epochs = 0.0
+        self.calls = 0
+        self.gen = torch.Generator().manual_seed(noise_seed) if noise_seed is not None else None
+
+    def __call__(self, model, epochs):
+        assert 0 < epochs <= 1.0
+        self.epochs += epochs
+        self.calls += 1
+        acc = 0.3 + 0.6 * (1 - math.exp(-morph.count_params(model) / 3000))
+        if self.gen is not None:
+            acc += 0.01 * torch.rand((), generator=self.gen).item()
+        return acc
+
+
+def start(name="small_ffnn", seed=0, channels=1, size=8):
+    torch.manual_seed(seed)
+    return morph.build(ectonas.start_genome(name, channels, size, 10))
+
+
+@pytest.mark.parametrize("name", ectonas.TOPOLOGIES)
+@pytest.mark.parametrize("shape", [(1, 8), (3, 28)])
+def test_offspring_build_run_and_include_identity(name, shape):
+    channels, size = shape
+    model = start(name, channels=channels, size=size)
+    model.eval()
+    x = torch.randn(4, channels, size, size)
+    children = ectonas.offspring(model, EctoConfig(), torch.Generator().manual_seed(0))
+    ops = {c.op for c in children}
+    assert "identity" in ops and "add_units" in ops and "add_cell" in ops
+    genome = morph.genome_of(model)
+    if genome.cells:
+        assert {"remove_cell", "add_channels"} <= ops
+    parent_params = morph.count_params(model)
+    for child in children:
+        child.model.eval()
+        out = child.model(x)
+        assert out.shape == (4, 10) and torch.isfinite(out).all()
+        assert morph.count_params(child.model) < 4 * parent_params
+    identity = [c for c in children if c.op == "identity"]
+    assert len(identity) == 1 and morph.output_change(model, identity[0].model, x) == 0.0
+    # one add-cell child per pool type and location (cells + 1 locations)
+    adds = [c for c in children if c.op == "add_cell"]
+    assert len(adds) == (len(genome.cells) + 1) * (2 if genome.flat_size >= 2 else 1)
+
+
+def test_offspring_drops_oversized_children():
+    model = start("large_ffnn", size=28)  # add-cell without pool on a 28px FFNN would be fine; the cap bites
+    kids = ectonas.offspring(model, EctoConfig(max_params=morph.count_params(model) + 10))
+    assert all(morph.count_params(c.model) < morph.count_params(model) + 10 for c in kids)
+    assert any(c.op == "identity" for c in kids)
+
+
+def test_start_topologies_follow_table6():
+    g = ectonas.start_genome("small_cnn", 1, 28, 10)
+    assert [c.channels for c in g.cells] == [3, 6, 9] and g.dense == (10,) and g.flat_size == 3
+    assert all(c.pool == "avg" for c in g.cells)
+    assert ectonas.start_genome("large_ffnn", 3, 32, 10).dense == (100, 50, 10)
+    assert ectonas.start_genome("medium_cnn", 1, 8, 10).cells[1].pool == "avg"
+    g = ectonas.start_genome("small_cnn", 1, 4, 10)  # 4px: the third pool would leave nothing
+    assert [c.pool for c in g.cells] == ["avg", "avg", None]
+    with pytest.raises(ValueError):
+        ectonas.start_genome("huge_cnn", 1, 8, 10)
+
+
+def test_budget_accounting_counts_every_epoch_and_checks_at_generation_start():
+    trainer = FakeTrainer()
+    cfg = EctoConfig(budget=30, **SMALL)
+    res = ectonas.run(start(), trainer, cfg, seed=42)
+    assert res.total_epochs == pytest.approx(trainer.epochs)  # warm-up and fractions included
+    assert res.total_epochs >= cfg.budget
+    ends = {r["generation"]: r["epochs_total"] for r in res.trace}
+    assert ends[0] == pytest.approx(cfg.warmup_epochs)
+    assert ends[res.generations - 1] < cfg.budget <= ends[res.generations]  # last started below budget
+    # every child inherits its parent's epochs
+    by_id = {c["id"]: c for c in res.candidates}
+    for c in res.candidates:
+        if c["parent_id"] is not None:
+            assert c["epochs_received"] > by_id[c["parent_id"]]["epochs_received"]
+    assert res.best.epochs == max(r["epochs_received"] for r in res.trace if r["generation"] == res.generations
+                                  and r["id"] == res.best.id)
+    assert 0 < res.epochs_saved < 1 and res.scratch_epochs > res.total_epochs
+
+
+def test_bracket_keeps_the_better_score_in_greedy_mode():
+    trainer = FakeTrainer()
+    search = ectonas._Search(trainer, EctoConfig(**SMALL), seed=3)
+    base = start("small_ffnn")
+    members = []
+    for extra in (1, 5, 2, 9, 3):  # wider is better under the fake trainer
+        model, _ = morph.widen_dense(base, 0, extra, torch.Generator().manual_seed(0))
+        members.append(search.new(model, "add_units", 0, f"+{extra}", 1, None))
+    winners = search.bracket(members, 1, balanced=False)
+    assert len(winners) == 1 and winners[0].detail == "+9"
+    two = search.bracket(members, 2, balanced=False)
+    assert {w.detail for w in two} <= {"+9", "+5", "+3", "+2", "+1"} and "+9" in {w.detail for w in two}
+    # a failed candidate loses even against a worse one
+    members[3].failed = True
+    assert search.better(members[3], members[0], balanced=False) is members[0]
+
+
+def test_fitness_is_relative():
+    assert ectonas.fitness(0.9, 100, 0.8, 200, 1.0) == 0.9
+    assert ectonas.fitness(0.9, 100, 0.9, 200, 0.0) == pytest.approx(0.5)
+    assert ectonas.fitness(0.88, 100, 0.8, 100, 0.5) == pytest.approx(0.05)
+    assert ectonas.fitness(float("nan"), 1, 1, 1, 0.5) == -math.inf
+
+
+def test_balanced_alpha0_prefers_fewer_parameters():
+    cfg = dict(budget=40, **SMALL)
+    greedy = ectonas.run(start("medium_ffnn"), FakeTrainer(), EctoConfig(alpha=1.0, **cfg), seed=42)
+    lean = ectonas.run(start("medium_ffnn"), FakeTrainer(), EctoConfig(alpha=0.0, **cfg), seed=42)
+    p0 = morph.count_params(start("medium_ffnn"))
+    assert lean.best.params < p0 < greedy.best.params
+    for row in lean.trace[1:]:  # every generation's winners shrink (or keep) their parent
+        assert row["fitness"] >= 0
+    # greedy: the fake accuracy only grows with parameters, so winners never shrink
+    assert all(b["params"] >= a for a, b in zip([p0] + [r["params"] for r in greedy.trace[1::2]],
+                                                greedy.trace[1::2]))
+
+
+def test_random_mode_is_seeded_and_repeatable():
+    cfg = EctoConfig(budget=25, random_mode=True, **SMALL)
+    a = ectonas.run(start(), FakeTrainer(), cfg, seed=13)
+    b = ectonas.run(start(), FakeTrainer(), cfg, seed=13)
+    c = ectonas.run(start(), FakeTrainer(), cfg, seed=28)
+    key = lambda r: [(t["op"], t["location"], t["params"]) for t in r.trace]
+    assert key(a) == key(b) and a.best.params == b.best.params and a.total_epochs == b.total_epochs
+    assert key(a) != key(c) or a.best.params != c.best.params
+
+
+def test_failed_candidates_are_never_parents():
+    class Diverging(FakeTrainer):
+        def __call__(self, model, epochs):
+            acc = super().__call__(model, epochs)
+            return float("nan") if len(model.dense) > 1 else acc  # any add-dense child diverges
+
+    res = ectonas.run(start("small_ffnn"), Diverging(), EctoConfig(budget=25, **SMALL), seed=42)
+    assert all(r["dense"] <= 1 for r in res.trace) and not res.best.failed
+
+
+def test_baseline_curve():
+    trainer = FakeTrainer()
+    curve = ectonas.baseline(start(), trainer, 3.5)
+    assert [e for e, _ in curve] == [1, 2, 3, 3.5] and trainer.epochs == 3.5
+
+
+def test_continue_training_learns_and_is_repeatable():
+    from resnas.data import load
+    from resnas.train import continue_training
+
+    bundle = load(name="digits", train_per_class=30, val_per_class=20, seed=0)
+    accs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = start("small_ffnn")
+        first = continue_training(model, bundle, 0.5, seed=1)
+        accs.append((first, continue_training(model, bundle, 4, seed=2)))
+    assert accs[0] == accs[1]
+    assert accs[0][1] > 0.5 and accs[0][1] > accs[0][0] - 0.05
+    with pytest.raises(ValueError):
+        continue_training(model, bundle, 0)
