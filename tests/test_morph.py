@@ -4,6 +4,7 @@ import random
 
 import pytest
 import torch
+from torch import nn
 
 from resnas import morph
 from resnas.morph import Cell, SeqGenome
@@ -431,3 +432,72 @@ def test_invalid_arguments_name_the_parameter(call, name):
     model = morph.build(SeqGenome(1, 8, (Cell(3, "max"), Cell(2, None)), (4,), 2))
     with pytest.raises(ValueError, match=rf"^{name}="):
         call(model)
+
+
+# ------------------------------------------------------------------------------------- ERA ResNets
+def _era_net(cfg, seed=0):
+    from resnas.spaces.era import EraNet
+
+    torch.manual_seed(seed)
+    net = EraNet(cfg, 3, 10)
+    with torch.no_grad():  # a trained-looking state, so that a wrong copy shows
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 2.0)
+    return net.eval()
+
+
+ERA_CASES = ["basic-plain", "bottleneck-grouped", "basic-depthwise"]
+
+
+def _era_cfg(case):
+    from resnas.spaces.era import EraConfig
+
+    return {"basic-plain": EraConfig("basic", (1, 2, 1, 1), 4, 2, 32),
+            "bottleneck-grouped": EraConfig("bottleneck", (0, 1, 2, 1), 8, 2, 2),
+            "basic-depthwise": EraConfig("basic", (2, 1, 1, 1), 4, 1, 1)}[case]
+
+
+@pytest.mark.parametrize("case", ERA_CASES)
+def test_era_add_block_preserves_outputs(case):
+    cfg = _era_cfg(case)
+    net = _era_net(cfg)
+    x = torch.randn(4, 3, 16, 16)
+    ref = net(x)
+    for section in [s for s in range(4) if cfg.depths[s]]:
+        grown, report = morph.era_add_block(net, section)
+        assert grown.config.depths[section] == cfg.depths[section] + 1
+        assert report.params_after > report.params_before == morph.count_params(net)
+        torch.testing.assert_close(grown.eval()(x), ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(net(x), ref)  # the input model is untouched
+
+
+@pytest.mark.parametrize("case", ERA_CASES)
+def test_era_widen_preserves_outputs(case):
+    cfg = _era_cfg(case)
+    net = _era_net(cfg, seed=1)
+    x = torch.randn(4, 3, 16, 16)
+    wide, report = morph.era_widen(net)
+    assert wide.config.filters == 2 * cfg.filters and wide.config.groups == cfg.canonical().groups
+    assert report.params_after == morph.count_params(wide) > report.params_before
+    torch.testing.assert_close(wide.eval()(x), net(x), atol=1e-5, rtol=1e-5)
+
+
+def test_era_add_block_refuses_an_empty_section():
+    net = _era_net(_era_cfg("bottleneck-grouped"))
+    with pytest.raises(ValueError, match="section=0 is empty"):
+        morph.era_add_block(net, 0)
+    with pytest.raises(ValueError, match="section=4 is invalid"):
+        morph.era_add_block(net, 4)
+
+
+def test_era_prune_channels_through_residuals():
+    net = _era_net(_era_cfg("basic-plain"))
+    x = torch.randn(2, 3, 16, 16)
+    small, report = morph.era_prune_channels(net, 0.5, x)
+    assert report.params_after < report.params_before and small(x).shape == (2, 10)
+    with pytest.raises(ValueError, match="ratio=1.0 is invalid"):
+        morph.era_prune_channels(net, 1.0, x)

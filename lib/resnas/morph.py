@@ -549,3 +549,96 @@ def remove_conv_cell(model: SeqCNN, index: int, generator: Optional[torch.Genera
     for layers in (new.convs, new.pools, new.norms):
         del layers[index]
     return _finish(new, "remove_conv_cell", index, params_before)
+
+
+# ------------------------------------------------------------------------------------- ERA ResNets
+# The paper names residual networks as ECToNAS's main limitation. Growth on ERA ResNets stays exact:
+# a block whose last batch norm has gamma = beta = 0 adds nothing to the identity shortcut, and relu(x) = x on
+# the block input, which is itself a ReLU output. Widening doubles every channel of the network at once (the
+# ERA space ties all widths to `filters`): interleaved copies keep each residual stream a duplicate of itself,
+# so the additions stay consistent, and grouped convolutions keep their group count with twice the channels
+# per group. Shrinking through residual connections (coupled channels) is left to Torch-Pruning.
+
+
+def _era_parts(model):
+    """(config, in_channels, num_classes) of an EraNet."""
+    return model.config, model.stem[0].in_channels, model.head.out_features
+
+
+def era_add_block(model, section: int):
+    """Append a block that starts as the identity at the end of a non-empty `section` (0..3) of an EraNet."""
+    from resnas.spaces.era import EraConfig, EraNet
+
+    cfg, c_in, classes = _era_parts(model)
+    _check_index("section", section, range(4))
+    if cfg.depths[section] == 0:
+        raise ValueError(f"section={section} is empty in {cfg}; allowed: a section with at least one block "
+                         f"({[s for s in range(4) if cfg.depths[s]]})")
+    depths = list(cfg.depths)
+    depths[section] += 1
+    new_cfg = EraConfig(cfg.block, tuple(depths), cfg.filters, cfg.update, cfg.group)
+    before = count_params(model)
+    new = EraNet(new_cfg, c_in, classes).to(next(model.parameters()).device)
+    inserted = sum(cfg.depths[: section + 1])  # index of the new block in the new sequence
+    new.stem.load_state_dict(model.stem.state_dict())
+    new.head.load_state_dict(model.head.state_dict())
+    old = iter(model.blocks)
+    for i, block in enumerate(new.blocks):
+        if i == inserted:
+            last_norm = block.body[-1]
+            with torch.no_grad():
+                last_norm.weight.zero_()
+                last_norm.bias.zero_()
+            continue
+        block.load_state_dict(next(old).state_dict())
+    new.train(model.training)
+    return new, MorphReport("era_add_block", section, before, count_params(new))
+
+
+def _dup(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Interleaved copies along `dim`: channels (a, b, ...) become (a, a, b, b, ...)."""
+    return t.repeat_interleave(2, dim=dim)
+
+
+def era_widen(model):
+    """Double every width of an EraNet (filters x 2, the same number of groups): function-preserving."""
+    from resnas.spaces.era import EraConfig, EraNet
+
+    cfg, c_in, classes = _era_parts(model)
+    new_cfg = EraConfig(cfg.block, cfg.depths, 2 * cfg.filters, cfg.update, 2 * min(cfg.group, cfg.filters))
+    before = count_params(model)
+    new = EraNet(new_cfg, c_in, classes).to(next(model.parameters()).device)
+    old_modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name, m in new.named_modules():
+            o = old_modules[name]
+            if isinstance(m, nn.Conv2d):
+                w = _dup(o.weight, 0)
+                if name != "stem.0":  # every input but the image is duplicated
+                    w = _dup(w, 1) / 2
+                m.weight.copy_(w)
+            elif isinstance(m, nn.BatchNorm2d):
+                for p in ("weight", "bias", "running_mean", "running_var"):
+                    getattr(m, p).copy_(_dup(getattr(o, p), 0))
+                m.num_batches_tracked.copy_(o.num_batches_tracked)
+            elif isinstance(m, nn.Linear):
+                m.weight.copy_(_dup(o.weight, 1) / 2)
+                m.bias.copy_(o.bias)
+    new.train(model.training)
+    return new, MorphReport("era_widen", 0, before, count_params(new))
+
+
+def era_prune_channels(model, ratio: float, example: torch.Tensor):
+    """Remove the fraction `ratio` of prunable channels with the smallest batch-norm |gamma| from an EraNet,
+    residual couplings included, with Torch-Pruning's dependency graph (the head's outputs are kept).
+    Approximate; the result no longer matches an ERA configuration (its widths are free)."""
+    import torch_pruning as tp
+
+    if not 0.0 <= ratio < 1.0:
+        raise ValueError(f"ratio={ratio} is invalid; allowed: 0 <= ratio < 1")
+    new = copy.deepcopy(model)
+    before = count_params(model)
+    pruner = tp.pruner.MetaPruner(new, example, importance=tp.importance.BNScaleImportance(),
+                                  pruning_ratio=ratio, ignored_layers=[new.head])
+    pruner.step()
+    return new, MorphReport("era_prune_channels", 0, before, count_params(new))
