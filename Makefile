@@ -4,10 +4,11 @@ PROFILE ?= default
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.resnas-setup
+CLUSTER := $(VENV)/.resnas-cluster
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.py)))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock test test-fast reproduce readme check lab bench clean $(NOTEBOOKS)
+.PHONY: help setup setup-cluster lock test test-fast reproduce readme check lab bench clean $(NOTEBOOKS)
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -22,13 +23,20 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-lock: $(STAMP) ## recompile requirements.lock from requirements.in
+setup-cluster: $(CLUSTER) ## add the optional Dask cluster backend (pinned in requirements-cluster.lock)
+
+$(CLUSTER): $(STAMP) requirements-cluster.lock
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-cluster.lock
+	touch $@
+
+lock: $(STAMP) ## recompile requirements.lock (and the cluster extra's lock) from the .in files
 	$(PY) -m pip install -q pip-tools
 	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras requirements.in -o requirements.lock
+	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras requirements-cluster.in -o requirements-cluster.lock
 	$(PY) .ci/environment_yml.py
 
-test: $(STAMP) ## the whole suite, notebooks on the ci profile included (< 15 min on 2 cores)
-	$(PY) -m pytest -q --durations=15
+test: $(STAMP) $(CLUSTER) ## the whole suite, notebooks on the ci profile included (< 15 min on 2 cores)
+	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15
 
 test-fast: $(STAMP) ## the suite without the notebooks
 	$(PY) -m pytest -q -m "not notebook"

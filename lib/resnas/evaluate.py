@@ -231,8 +231,14 @@ def _init_worker(threads: int):
     torch.set_num_threads(threads)
 
 
-def make_executor(backend: str, workers: int = 1) -> Executor | None:
-    """None means in-process: each job runs in this process, one after another."""
+BACKENDS = ("inprocess", "process", "dask", "ray")
+
+
+def make_executor(backend: str, workers: int = 1, address: str | None = None) -> Executor | None:
+    """None means in-process: each job runs in this process, one after another. 'process': a local pool of
+    `workers` processes. 'dask' / 'ray': a cluster at `address` (default: $RESNAS_CLUSTER, else a local
+    cluster of `workers` processes); see resnas.cluster. An address is where work runs, not what is trained,
+    so it is not a study parameter and not part of any archive key."""
     if backend == "inprocess":
         return None
     if backend == "process":
@@ -242,7 +248,16 @@ def make_executor(backend: str, workers: int = 1) -> Executor | None:
         # spawn, not fork: forking a process that already runs torch threads can deadlock.
         return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
                                    initargs=(threads,))
-    raise ValueError(f"backend={backend!r} is unknown; allowed: 'inprocess', 'process', or an Executor")
+    address = address or os.environ.get("RESNAS_CLUSTER") or None
+    if backend == "dask":
+        from resnas.cluster import dask_executor
+
+        return dask_executor(address, workers=workers)
+    if backend == "ray":
+        from resnas.cluster import RayExecutor
+
+        return RayExecutor(address, local_cpus=workers)
+    raise ValueError(f"backend={backend!r} is unknown; allowed: {', '.join(map(repr, BACKENDS))}, or an Executor")
 
 
 # ---------------------------------------------------------------------------------------------- evaluator
@@ -251,10 +266,10 @@ class Evaluator:
 
     def __init__(self, archive: Archive | str | os.PathLike, data: DataSpec, recipe: TrainRecipe, seed: int = 0,
                  backend: str | Executor = "inprocess", workers: int = 1, device: str = "auto",
-                 progress: bool = True):
+                 progress: bool = True, address: str | None = None):
         self.archive = archive if isinstance(archive, Archive) else Archive(archive)
         self.data, self.recipe, self.seed, self.device, self.progress = data, recipe, seed, device, progress
-        self.executor = backend if isinstance(backend, Executor) else make_executor(backend, workers)
+        self.executor = backend if isinstance(backend, Executor) else make_executor(backend, workers, address)
         self.trained = 0  # evaluations this object actually ran
         self.served = 0  # evaluations answered from the archive
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from resnas.data import DATASETS
+from resnas.evaluate import BACKENDS
 from resnas.params import param
 
 STRATEGY_NAMES = ("random", "local", "bayesian", "evolution", "regularized_evolution", "crossover_evolution")
@@ -58,7 +59,7 @@ class SearchParams:
                                   choices=("resnet20", "resnet56", "resnet110", "wide_resnet110"),
                                   help="hand-designed networks also evaluated at search fidelity (Table 2)")
     train_seed: int = param(0, ge=0, help="training seed shared by every evaluation of the study")
-    backend: str = param("inprocess", choices=("inprocess", "process"))
+    backend: str = param("inprocess", choices=BACKENDS, help="where trainings run; dask/ray: resnas.cluster")
     workers: int = param(1, ge=1, le=64)
     device: str = param("auto", choices=("auto", "cpu", "cuda"))
 
@@ -76,7 +77,7 @@ class FinalParams:
                                   choices=("resnet20", "resnet56", "resnet110", "wide_resnet110"))
     seeds: list[int] = param([0], ge=0, help="repeated final trainings per network")
     max_params: int | None = param(None, ge=1)
-    backend: str = param("inprocess", choices=("inprocess", "process"))
+    backend: str = param("inprocess", choices=BACKENDS, help="where trainings run; dask/ray: resnas.cluster")
     workers: int = param(1, ge=1, le=64)
     device: str = param("auto", choices=("auto", "cpu", "cuda"))
 

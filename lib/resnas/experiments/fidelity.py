@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from resnas.data import DATASETS
+from resnas.evaluate import BACKENDS
 from resnas.params import param
 
 MODES = ("anytime", "budgeted")
@@ -39,7 +40,7 @@ class Params:
                                          "(default: results/<profile>/era_search)")
     retrain_sample: int = param(0, ge=0, help="archive networks retrained to retrain_epochs (paper profile: 100)")
     retrain_epochs: int = param(100, ge=1, le=1000, help="the long budget of that retraining")
-    backend: str = param("inprocess", choices=("inprocess", "process"))
+    backend: str = param("inprocess", choices=BACKENDS, help="where trainings run; dask/ray: resnas.cluster")
     workers: int = param(1, ge=1, le=64)
     device: str = param("auto", choices=("auto", "cpu", "cuda"))
 

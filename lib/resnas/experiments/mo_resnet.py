@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from resnas.data import DATASETS
+from resnas.evaluate import BACKENDS
 from resnas.params import param
 
 PRESET_NAMES = ("moresnet_small", "moresnet", "moresnet_mnist", "moresnet_cifar100")
@@ -69,7 +70,7 @@ class Params:
     zdt_seeds: list[int] = param([0, 1, 2, 3, 4], ge=0, help="seeds of the ZDT1/ZDT2 check against pymoo")
     zdt_generations: int = param(100, ge=1, le=10000)
     zdt_population: int = param(50, ge=4, le=1000)
-    backend: str = param("inprocess", choices=("inprocess", "process"))
+    backend: str = param("inprocess", choices=BACKENDS, help="where trainings run; dask/ray: resnas.cluster")
     workers: int = param(1, ge=1, le=64)
     device: str = param("auto", choices=("auto", "cpu", "cuda"))
 
