@@ -56,7 +56,7 @@ $(NOTEBOOKS): $(STAMP)
 lab: $(STAMP) ## start JupyterLab on notebooks/ (jupytext opens the .py sources as notebooks)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
-bench: $(STAMP) ## engine throughput against a DataLoader + fp32 pipeline, as a ratio
+bench: $(STAMP) ## three ratios: engine vs DataLoader, K at once vs in turn, projected paper search time
 	$(PY) -m resnas.bench
 
 clean: ## remove results of PROFILE (keeps data/ and .venv)

@@ -186,3 +186,43 @@ def test_continue_training_learns_and_is_repeatable():
     assert accs[0][1] > 0.5 and accs[0][1] > accs[0][0] - 0.05
     with pytest.raises(ValueError):
         continue_training(model, bundle, 0)
+
+
+def test_structured_average_pooling_beats_random_cutting_on_fashion_mnist():
+    """Table 4's claim on real data: inserting an average pool with the structured weight adaptation keeps more
+    accuracy (before retraining) than cutting random input connections; mean over a few seeds."""
+    from resnas.experiments import ectonas as exp
+
+    p = exp.PoolingParams(dataset="fashion_mnist", train_per_class=30, val_per_class=30, pretrain_epochs=4,
+                          seeds=3, pools=["avg"], adapts=["structured", "random_cut"], retrain_epochs=0.1)
+    trials = exp.pooling_trials(p)
+    means = trials.groupby("adapt").none.mean()
+    assert means["structured"] > means["random_cut"] + 5
+    assert (trials.baseline > 30).all()  # the minimal net learned something before the surgery
+
+
+def test_lineage_follows_parents_back_to_the_start():
+    import pandas as pd
+    from resnas.experiments.ectonas import lineage
+
+    res = ectonas.run(start("medium_ffnn"), FakeTrainer(), EctoConfig(budget=40, alpha=0.5, **SMALL), seed=42)
+    chain = lineage(pd.DataFrame(res.trace))
+    assert chain.op.iloc[0] == "start" and chain.id.iloc[-1] == res.best.id
+    assert list(chain.generation) == list(range(res.generations + 1))
+    assert (chain.parent_id.iloc[1:].astype(int).values == chain.id.iloc[:-1].values).all()
+
+
+def test_real_run_on_digits_is_repeatable_and_evaluates_on_test():
+    from resnas.experiments import ectonas as exp
+
+    val, test = exp._bundles("digits", 15, 10, 10, seed=42)
+    traces = []
+    for _ in range(2):
+        torch.manual_seed(42)
+        model = morph.build(ectonas.start_genome("small_ffnn", 1, 8, 10))
+        cfg = EctoConfig(budget=5, warmup_epochs=1, rounds=1, epochs_per_round=0.5, max_generations=1)
+        res = ectonas.run(model, exp.make_trainer(val, 42), cfg, seed=42)
+        traces.append([(r["op"], r["params"], r["val_acc"]) for r in res.trace])
+        acc = exp.accuracy(res.best.model, val, test)
+        assert 0 <= acc <= 1 and len(test.y_eval) == 100
+    assert traces[0] == traces[1] and res.generations == 1

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from resnas.data import DataSpec
-from resnas.evaluate import Archive, Evaluator, evaluation_key
+from resnas.evaluate import Archive, Evaluator, evaluation_key, merge_archives
 from resnas.spaces.era import EraConfig
 from resnas.train import TrainRecipe
 
@@ -111,3 +111,12 @@ def test_unknown_space_is_named():
 
     with pytest.raises(ValueError, match="space='nasbench' is unknown; allowed: \\['era', 'moresnet', 'moresnet_cifar100'"):
         get_space("nasbench")
+
+
+def test_archives_from_several_machines_merge(tmp_path):
+    a = Evaluator(tmp_path / "a.sqlite", SPEC, RECIPE, progress=False).map([("era", c) for c in CONFIGS[:2]])
+    Evaluator(tmp_path / "b.sqlite", SPEC, RECIPE, progress=False).map([("era", c) for c in CONFIGS[1:3]])
+    assert merge_archives(tmp_path / "a.sqlite", [tmp_path / "b.sqlite"]) == 1  # CONFIGS[1] is in both
+    merged = Archive(tmp_path / "a.sqlite")
+    assert len(merged) == 3 and merged.get(a[0].key) == a[0]
+    merged.close()

@@ -113,9 +113,33 @@ def check_pooling_trials(folder: Path):
     assert t4.loc[t4.adapt == "structured", "paper_none"].isna().all()  # ours: no paper number
 
 
+def check_ectonas_ablation(folder: Path):
+    runs = pd.read_csv(folder / "runs.csv")
+    assert len(runs) == 2 * 5 and set(runs["mode"]) == {"greedy", "balanced_0.5", "balanced_0", "random", "baseline"}
+    assert runs.test_acc.between(0, 100).all() and (runs.params > 0).all()
+    base = runs[runs["mode"] == "baseline"]
+    assert (base.params == base.start_params).all() and base.epochs_saved.eq(0).all()
+    search = runs[runs["mode"] != "baseline"]
+    assert search.epochs_saved.between(0, 1).all() and (search.epochs_total >= 12).all()  # the ci budget
+    assert (search.epochs_final < search.epochs_total).all() and (search.generations >= 1).all()
+    lean = runs[runs["mode"] == "balanced_0"]
+    assert lean.params.mean() <= lean.start_params.mean()  # alpha = 0 never grows on average
+    t12 = pd.read_csv(folder / "tables12.csv")
+    assert len(t12) == 5 and t12.runs.eq(2).all()
+    assert t12.loc[t12["mode"] == "greedy", "paper_test_acc"].item() == 98.3  # digits beside MNIST
+    one = pd.read_csv(folder / "figure6_trace.csv")
+    assert one.op.iloc[0] == "start" and one.generation.diff().dropna().eq(1).all()
+    assert len(pd.read_csv(folder / "cutoff.csv")) == 4
+    cross = pd.read_csv(folder / "crossings.csv")
+    assert len(cross) == 8 and cross.runs.eq(1).all() and (cross.final_cnn + cross.final_ffnn).eq(1).all()
+    assert cross.crossing_pct.isin([0.0, 100.0]).all()
+    assert cross.loc[(cross["mode"] == "balanced_0") & (cross.start == "ffnn"), "paper_crossing_pct"].item() == 98.6
+
+
 CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "era_final": check_era_final,
           "fidelity_correlation": check_fidelity, "ranking_predictor": check_ranking,
-          "mo_resnet": check_mo_resnet, "pooling_trials": check_pooling_trials}
+          "mo_resnet": check_mo_resnet, "pooling_trials": check_pooling_trials,
+          "ectonas_ablation": check_ectonas_ablation}
 
 
 @pytest.mark.parametrize("notebook", list(EXPERIMENTS))

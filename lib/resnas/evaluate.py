@@ -156,6 +156,24 @@ class Archive:
         self._db.close()
 
 
+def merge_archives(target, sources) -> int:
+    """Copy into `target` every record of `sources` that it lacks (records are immutable and keyed by what was
+    trained, so archives written on several machines merge without conflict). Returns how many were added."""
+    dst = Archive(target)
+    added = 0
+    try:
+        for path in sources:
+            src = Archive(path)
+            for record in src.records():
+                if dst.get(record.key) is None:
+                    dst.put(record)
+                    added += 1
+            src.close()
+    finally:
+        dst.close()
+    return added
+
+
 def archive_fidelity(path, space: str = "era") -> tuple[DataSpec, TrainRecipe, int]:
     """(DataSpec, TrainRecipe, seed) of the majority of an archive's successful records of `space`, so more
     networks can be trained exactly as its were (or at another budget, with `recipe.replace`)."""

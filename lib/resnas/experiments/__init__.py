@@ -32,6 +32,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.notebook: e for e in [
                "RNAS: a learned ranking predictor on the ERA space"),
     Experiment("mo_resnet", "mo_resnet", "mo_resnet", "MO-ResNet: MOEA/D with Chebyshev decomposition, α sweeps"),
     Experiment("pooling_trials", "ectonas", "pooling_trials", "ECToNAS: pooling trials (Table 4)", "PoolingParams"),
+    Experiment("ectonas_ablation", "ectonas", "ectonas_ablation",
+               "ECToNAS: greedy, balanced, random and baseline (Tables 1–2, Figures 5–6)", "AblationParams"),
 ]}
 
 

@@ -44,6 +44,13 @@ PAPER_TABLE12 = pd.DataFrame([
 PAPER_ANALOGUE = {"fashion_mnist": "fashion_mnist", "digits": "mnist", "mnist": "mnist"}
 PAPER_EPOCHS_SAVED = 0.8  # "up to around 80%" of training time against retraining every candidate
 
+# Table 3 (modified adult data set, 75 runs per cell): final topology counts per starting type and greediness.
+PAPER_TABLE3 = pd.DataFrame([
+    ("greedy", "cnn", 70, 5, 6.7), ("greedy", "ffnn", 0, 75, 0.0),
+    ("balanced_0.5", "cnn", 75, 0, 0.0), ("balanced_0.5", "ffnn", 67, 8, 89.3),
+    ("balanced_0", "cnn", 75, 0, 0.0), ("balanced_0", "ffnn", 74, 1, 98.6),
+], columns=["mode", "start", "paper_final_cnn", "paper_final_ffnn", "paper_crossing_pct"])
+
 MODES = ("greedy", "balanced_0.5", "balanced_0", "random", "baseline")
 
 
@@ -229,7 +236,9 @@ def ablation(p: AblationParams, progress: bool = False) -> dict[str, pd.DataFram
                          "start_params": morph.count_params(start), "epochs_total": res.total_epochs,
                          "epochs_final": best.epochs, "scratch_epochs": res.scratch_epochs,
                          "epochs_saved": res.epochs_saved, "generations": res.generations,
-                         "candidates": len(res.candidates), "architecture": search.describe(morph.genome_of(best.model)),
+                         "candidates": len(res.candidates), "start_cells": len(genome.cells),
+                         "final_cells": len(best.model.convs),
+                         "architecture": search.describe(morph.genome_of(best.model)),
                          "seconds": time.perf_counter() - t0})
             traces += [{**key, "mode": mode, **row} for row in res.trace]
             curves += [{**key, "mode": mode, "epoch": e, "val_acc": 100 * v} for e, v in best.curve]
@@ -242,6 +251,7 @@ def ablation(p: AblationParams, progress: bool = False) -> dict[str, pd.DataFram
                          "val_acc": 100 * np.mean([v for _, v in curve[-3:]]), "params": morph.count_params(model),
                          "start_params": morph.count_params(start), "epochs_total": epochs, "epochs_final": epochs,
                          "scratch_epochs": epochs, "epochs_saved": 0.0, "generations": 0, "candidates": 1,
+                         "start_cells": len(genome.cells), "final_cells": len(genome.cells),
                          "architecture": search.describe(genome), "seconds": time.perf_counter() - t0})
             curves += [{**key, "mode": "baseline", "epoch": e, "val_acc": 100 * v} for e, v in curve]
     return {"runs": pd.DataFrame(runs), "traces": pd.DataFrame(traces), "curves": pd.DataFrame(curves)}
@@ -259,4 +269,61 @@ def tables12(runs: pd.DataFrame) -> pd.DataFrame:
     out = out.merge(PAPER_TABLE12, on=["paper_dataset", "mode"], how="left")
     order = {m: i for i, m in enumerate(MODES)}
     return out.sort_values(["dataset", "mode"], key=lambda s: s.map(order) if s.name == "mode" else s,
+                           ignore_index=True)
+
+
+def cutoff_table(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """Figure 5's fairer comparison: per run, the final network's validation accuracy against the baseline's at
+    the same number of epochs received (the baseline curve's last point at or before that)."""
+    rows = []
+    base = curves[curves["mode"] == "baseline"]
+    for r in runs[runs["mode"] != "baseline"].itertuples():
+        b = base[(base.dataset == r.dataset) & (base.topology == r.topology) & (base.seed == r.seed)]
+        upto = b[b.epoch <= r.epochs_final + 1e-9]
+        rows.append({"dataset": r.dataset, "topology": r.topology, "seed": r.seed, "mode": r.mode,
+                     "epochs_final": r.epochs_final, "val_acc": r.val_acc,
+                     "baseline_val_at_same_epochs": upto.val_acc.iloc[-1] if len(upto) else np.nan,
+                     "baseline_val_at_end": b.val_acc.iloc[-1] if len(b) else np.nan})
+    out = pd.DataFrame(rows)
+    return out.groupby(["dataset", "mode"], sort=False).agg(
+        epochs_final=("epochs_final", "mean"), val_acc=("val_acc", "mean"),
+        baseline_val_at_same_epochs=("baseline_val_at_same_epochs", "mean"),
+        baseline_val_at_end=("baseline_val_at_end", "mean"), runs=("seed", "size")).reset_index()
+
+
+def binned_curves(curves: pd.DataFrame) -> pd.DataFrame:
+    """Curves on whole epochs (a fractional record counts towards the epoch it ends in; per run, the last record
+    of each epoch), for averaging over runs."""
+    c = curves.assign(epoch=np.ceil(curves.epoch - 1e-9).astype(int))
+    return c.groupby(["dataset", "topology", "seed", "mode", "epoch"], as_index=False).val_acc.last()
+
+
+def lineage(trace: pd.DataFrame) -> pd.DataFrame:
+    """The final network's ancestry in one run's trace: from the last generation's best winner (rank 0) back
+    through its parents to the start, oldest first."""
+    by_id = trace.set_index("id")
+    last = trace[trace.generation == trace.generation.max()].sort_values("rank").iloc[0]
+    chain, node = [], last.id
+    while node in by_id.index:
+        row = by_id.loc[node]
+        chain.append(row)
+        if pd.isna(row.parent_id):
+            break
+        node = int(row.parent_id)
+    return pd.DataFrame(chain[::-1]).reset_index(names="id")
+
+
+def crossings(runs: pd.DataFrame) -> pd.DataFrame:
+    """Table 3 in shape: per mode and starting type (CNN: any conv cell), how many final networks are CNNs or
+    FFNNs and the share that crossed, with the paper's counts (on its tabular data set) beside."""
+    r = runs[runs["mode"] != "baseline"]
+    r = r.assign(start=np.where(r.start_cells > 0, "cnn", "ffnn"), final=np.where(r.final_cells > 0, "cnn", "ffnn"))
+    out = r.groupby(["mode", "start"]).agg(final_cnn=("final", lambda f: int((f == "cnn").sum())),
+                                          final_ffnn=("final", lambda f: int((f == "ffnn").sum())),
+                                          runs=("final", "size")).reset_index()
+    crossed = np.where(out.start == "cnn", out.final_ffnn, out.final_cnn)
+    out["crossing_pct"] = 100.0 * crossed / out.runs
+    out = out.merge(PAPER_TABLE3, on=["mode", "start"], how="left")
+    order = {m: i for i, m in enumerate(MODES)}
+    return out.sort_values(["mode", "start"], key=lambda s: s.map(order) if s.name == "mode" else s,
                            ignore_index=True)

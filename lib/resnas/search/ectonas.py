@@ -134,7 +134,8 @@ def offspring(model: SeqCNN, cfg: EctoConfig = EctoConfig(),
     per hidden dense layer; add-cell before every cell and before the flatten (one child per pool type in
     `cell_pools`, no pool where the map is already 1px); add-dense before every dense layer except the first after
     the flatten (indices 1..len(dense); index 0 would be an identity over the whole flatten). Removals that would
-    leave nothing are skipped."""
+    leave nothing are skipped. The spec's "(and none when the flatten input is already 1x1)" is read as: no
+    pooled add-cell child where the map is 1px (an unpooled one is still offered); nothing else is skipped."""
     genome = morph.genome_of(model)
     children: list[Child] = [Child("identity", 0, "", copy.deepcopy(model))]
 
@@ -358,8 +359,9 @@ def _trace_row(generation, rank, cand: Candidate, total, n_children, cfg) -> dic
 
 
 def describe(genome: SeqGenome) -> str:
-    """A short label: conv cells as channels+pool letter, then dense widths, e.g. 'c3a-c6m | d10'."""
-    cells = "-".join(f"c{c.channels}{(c.pool or '-')[0]}" for c in genome.cells) or "none"
+    """A short label: conv cells as channels + pool letter (a avg, m max, none), then dense widths,
+    e.g. 'c3a-c6m-c6 | d10'."""
+    cells = "-".join(f"c{c.channels}{(c.pool or '')[:1]}" for c in genome.cells) or "none"
     dense = "-".join(f"d{u}" for u in genome.dense) or "none"
     return f"{cells} | {dense}"
 
