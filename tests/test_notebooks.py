@@ -136,9 +136,18 @@ def check_ectonas_ablation(folder: Path):
     assert cross.loc[(cross["mode"] == "balanced_0") & (cross.start == "ffnn"), "paper_crossing_pct"].item() == 98.6
 
 
+def check_cross_topology(folder: Path):
+    cross = pd.read_csv(folder / "crossings.csv")
+    assert set(cross.start) == {"cnn", "ffnn"} and set(cross["mode"]) == {"greedy", "balanced_0.5", "balanced_0"}
+    assert (cross.final_cnn + cross.final_ffnn == cross.runs).all() and cross.crossing_pct.between(0, 100).all()
+    assert cross.paper_crossing_pct.notna().all()
+    t5 = pd.read_csv(folder / "table5.csv")
+    assert set(t5["mode"]) == {"greedy", "balanced_0.5", "balanced_0", "baseline"} and t5.test_acc.between(0, 100).all()
+
+
 CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "era_final": check_era_final,
           "fidelity_correlation": check_fidelity, "ranking_predictor": check_ranking,
-          "mo_resnet": check_mo_resnet, "pooling_trials": check_pooling_trials,
+          "mo_resnet": check_mo_resnet, "cross_topology": check_cross_topology, "pooling_trials": check_pooling_trials,
           "ectonas_ablation": check_ectonas_ablation}
 
 

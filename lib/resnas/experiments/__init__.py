@@ -34,6 +34,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.notebook: e for e in [
     Experiment("pooling_trials", "ectonas", "pooling_trials", "ECToNAS: pooling trials (Table 4)", "PoolingParams"),
     Experiment("ectonas_ablation", "ectonas", "ectonas_ablation",
                "ECToNAS: greedy, balanced, random and baseline (Tables 1–2, Figures 5–6)", "AblationParams"),
+    Experiment("cross_topology", "ectonas", "cross_topology", "ECToNAS: CNN ↔ MLP crossings on tabular data (Table 3)",
+               "AblationParams"),
 ]}
 
 
