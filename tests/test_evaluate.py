@@ -120,3 +120,61 @@ def test_archives_from_several_machines_merge(tmp_path):
     merged = Archive(tmp_path / "a.sqlite")
     assert len(merged) == 3 and merged.get(a[0].key) == a[0]
     merged.close()
+
+
+def test_activation_count_and_memory_estimate_are_exact_for_a_small_net():
+    from torch import nn
+
+    from resnas.train import activation_elements, estimate_memory
+
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 10))
+    assert activation_elements(net, (1, 8, 8)) == 256 + 256 + 256 + 10
+    params = sum(p.numel() for p in net.parameters())
+    assert estimate_memory(net, (1, 8, 8), 32, amp=True) == 12 * params + 2 * 778 * 32 * 2
+    assert estimate_memory(net, (1, 8, 8), 32, amp=False) == 12 * params + 2 * 778 * 32 * 4
+
+
+def _fake_record(job, status="ok", reason=""):
+    from resnas.evaluate import Record
+
+    return Record(key=job.key, space=job.space, config=job.config, data={}, recipe={}, seed=job.seed,
+                  status=status, reason=reason, final_val_acc=0.5 if status == "ok" else 0.0, best_val_acc=0.5,
+                  best_epoch=1, params=1, flops=1, wall_time=0.0, device="cpu", history=(), fingerprint={},
+                  created_at=0.0, run_id="fake")
+
+
+def test_packing_keeps_estimates_within_the_budget_and_retries_oom_alone(tmp_path, monkeypatch):
+    """On a GPU the evaluator admits candidates while their memory estimates fit; one that still runs out of
+    memory beside others is retried alone. Simulated with threads and fake jobs, so it runs on any machine."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from resnas import evaluate
+
+    sizes = dict(zip([c.to_json() for c in CONFIGS], [6, 4, 5, 5, 12]))
+    lock, inflight, peaks, calls = threading.Lock(), {}, [], []
+
+    def fake_run(job):
+        with lock:
+            inflight[job.key] = sizes[job.config]
+            crowded = len(inflight) > 1
+            peaks.append((sum(inflight.values()), len(inflight)))
+            calls.append(job.config)
+        time.sleep(0.05)
+        with lock:
+            crowded = crowded or len(inflight) > 1
+            del inflight[job.key]
+        if job.config == CONFIGS[2].to_json() and crowded:
+            return _fake_record(job, "failed", "CUDA out of memory")
+        return _fake_record(job)
+
+    monkeypatch.setattr(evaluate, "run_job", fake_run)
+    monkeypatch.setattr(evaluate, "memory_estimate", lambda job: sizes[job.config])
+    ev = Evaluator(tmp_path / "a.sqlite", SPEC, RECIPE, backend=ThreadPoolExecutor(4), memory_budget=10,
+                   progress=False)
+    recs = ev.map([("era", c) for c in CONFIGS])
+    assert all(r.ok for r in recs) and [r.config for r in recs] == [c.to_json() for c in CONFIGS]
+    assert all(total <= 10 or n == 1 for total, n in peaks)  # the 12-unit candidate ran by itself
+    assert max(total for total, n in peaks if n > 1) == 10 and ev.retried_alone == 1
+    assert calls.count(CONFIGS[2].to_json()) == 2  # tried beside another, then alone

@@ -19,7 +19,7 @@ import platform
 import sqlite3
 import time
 import uuid
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -156,6 +156,17 @@ class Archive:
         self._db.close()
 
 
+def memory_estimate(job: Job) -> int:
+    """Bytes a job's training needs (resnas.train.estimate_memory), from its network built on the meta device."""
+    from resnas.train import estimate_memory
+
+    bundle = _bundle(job.data)
+    space = get_space(job.space)
+    with torch.device("meta"):
+        model = space.build(space.from_json(job.config), bundle.input_shape[0], bundle.num_classes)
+    return estimate_memory(model, bundle.input_shape, job.recipe.batch_size, amp=pick_device(job.device).type == "cuda")
+
+
 def merge_archives(target, sources) -> int:
     """Copy into `target` every record of `sources` that it lacks (records are immutable and keyed by what was
     trained, so archives written on several machines merge without conflict). Returns how many were added."""
@@ -284,10 +295,16 @@ class Evaluator:
 
     def __init__(self, archive: Archive | str | os.PathLike, data: DataSpec, recipe: TrainRecipe, seed: int = 0,
                  backend: str | Executor = "inprocess", workers: int = 1, device: str = "auto",
-                 progress: bool = True, address: str | None = None):
+                 progress: bool = True, address: str | None = None, memory_budget: int | None = None):
         self.archive = archive if isinstance(archive, Archive) else Archive(archive)
         self.data, self.recipe, self.seed, self.device, self.progress = data, recipe, seed, device, progress
         self.executor = backend if isinstance(backend, Executor) else make_executor(backend, workers, address)
+        # Packing several candidates on one GPU: candidates are admitted while the sum of their memory
+        # estimates stays within the budget (default on CUDA: 90% of the memory free now; elsewhere none).
+        self.memory_budget = memory_budget
+        if memory_budget is None and self.executor is not None and pick_device(device).type == "cuda":
+            self.memory_budget = int(0.9 * torch.cuda.mem_get_info()[0])
+        self.retried_alone = 0  # candidates that ran out of memory beside others and were retried alone
         self.trained = 0  # evaluations this object actually ran
         self.served = 0  # evaluations answered from the archive
 
@@ -339,9 +356,39 @@ class Evaluator:
             for key, job in todo.items():
                 yield key, run_job(job)
             return
-        futures = {self.executor.submit(run_job, job): key for key, job in todo.items()}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+        if self.memory_budget is None:
+            futures = {self.executor.submit(run_job, job): key for key, job in todo.items()}
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+            return
+        yield from self._run_packed(todo)
+
+    def _run_packed(self, todo: dict[str, Job]):
+        """Admit jobs in order while their memory estimates fit the budget (a job larger than the budget runs
+        when nothing else does). A job that runs out of memory beside others is retried alone, in this
+        process, once everything else has finished; if it fails again, that record stands."""
+        queue = [(key, job, memory_estimate(job)) for key, job in todo.items()]
+        running: dict = {}  # future -> [key, job, bytes, shared the device with another job]
+        used, alone = 0, []
+        while queue or running:
+            while queue and (not running or used + queue[0][2] <= self.memory_budget):
+                key, job, need = queue.pop(0)
+                for entry in running.values():
+                    entry[3] = True
+                running[self.executor.submit(run_job, job)] = [key, job, need, bool(running)]
+                used += need
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                key, job, need, shared = running.pop(fut)
+                used -= need
+                rec = fut.result()
+                if rec.status == "failed" and "out of memory" in rec.reason and shared:
+                    alone.append((key, job))
+                else:
+                    yield key, rec
+        for key, job in alone:
+            self.retried_alone += 1
+            yield key, run_job(job)
 
     def close(self):
         if self.executor is not None:

@@ -10,6 +10,7 @@ as a `TrainResult` with status 'failed' and the reason; it never raises into the
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -200,6 +201,36 @@ def evaluate_model(model: nn.Module, data: _DeviceData, batch_size: int, amp: bo
         loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
         correct += (out.argmax(1) == y).sum()
     return loss_sum.item() / n, correct.item() / n
+
+
+# ---------------------------------------------------------------------------------------------- memory
+def activation_elements(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Elements of every leaf module's output for one image: what autograd keeps for the backward pass, to a
+    first approximation. Runs on the meta device, so nothing is allocated or computed."""
+    meta = copy.deepcopy(model).to("meta")
+    total = [0]
+
+    def hook(_module, _inputs, output):
+        if isinstance(output, torch.Tensor):
+            total[0] += output.numel()
+
+    handles = [m.register_forward_hook(hook) for m in meta.modules() if not list(m.children())]
+    try:
+        meta(torch.empty((1, *input_shape), device="meta"))
+    finally:
+        for h in handles:
+            h.remove()
+    return total[0]
+
+
+def estimate_memory(model: nn.Module, input_shape: tuple[int, ...], batch_size: int, amp: bool = True) -> int:
+    """Bytes one training of `model` needs on a device: fp32 weights, gradients and SGD momentum (12 bytes per
+    parameter), plus the batch's saved activations (2 bytes each under bf16 autocast, 4 in fp32) doubled for
+    the gradients flowing back. An estimate for packing candidates, not a promise: the evaluator still
+    retries a candidate that runs out of memory alone."""
+    params = count_params(model)
+    act = activation_elements(model, input_shape) * batch_size * (2 if amp else 4)
+    return 12 * params + 2 * act
 
 
 # ---------------------------------------------------------------------------------------------- train
