@@ -37,7 +37,7 @@ from IPython.display import display
 
 from resnas import plots, predictor
 from resnas.data import DataSpec
-from resnas.evaluate import Evaluator
+from resnas.evaluate import Evaluator, archive_fidelity
 from resnas.experiments import ranking
 from resnas.params import load_profile
 from resnas.report import Output
@@ -66,7 +66,7 @@ else:  # build one: random networks of the space, trained with this profile's re
     ev.close()
     source = f"{P.n_architectures} random networks trained here"
 frame = ranking.archive_frame(archive_path)
-data_spec, recipe, train_seed = ranking.fidelity_of(archive_path)
+data_spec, recipe, train_seed = archive_fidelity(archive_path)
 configs = [EraConfig.from_json(c) for c in frame.config]
 out.note(f"**Archive.** {len(frame)} networks from {source}, each trained {int(frame.epochs.iloc[0])} epochs on "
          f"{data_spec.name}; validation accuracy {frame.accuracy.min():.1f}–{frame.accuracy.max():.1f}% "

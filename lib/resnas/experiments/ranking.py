@@ -154,13 +154,6 @@ RNAS_TABLE2 = pd.DataFrame([
 ], columns=["encoding", "loss"] + [f"proportion {i}" for i in range(1, 8)])
 
 
-def fidelity_of(path):
-    """(DataSpec, TrainRecipe, seed) of an archive's majority fidelity, so its picks can be trained alike."""
-    from resnas.evaluate import archive_fidelity
-
-    return archive_fidelity(path)
-
-
 def table2(study: pd.DataFrame) -> pd.DataFrame:
     """Our RNAS Table 2: mean +- sd of held-out Kendall tau per encoding x loss (rows) and fraction (columns)."""
     g = study.groupby(["encoding", "loss", "fraction"]).tau.agg(["mean", "std"]).reset_index()
