@@ -141,3 +141,17 @@ for d in P.datasets:
              for m in P.modes if (d, m) in g.index]
     lines.append(f"{d}: " + ", ".join(parts))
 out.note("**Test accuracy / final parameters (means).** " + "; ".join(lines) + ".")
+
+# %% [markdown]
+# ## Beyond the paper: ECToNAS on residual networks
+# The paper names residual networks as its main limitation. The same loop runs on an ERA ResNet-8 with
+# residual-aware operations: an identity-starting block per section, all widths doubled (both exact), and
+# BN-γ channel pruning through the residual couplings (Torch-Pruning). One greedy run (`era_budget` epochs).
+
+# %%
+if P.era_budget > 0:
+    era = ectonas.era_run(P, P.datasets[0], P.seeds[0])
+    out.table(era["trace"][["generation", "rank", "op", "location", "detail", "params", "val_acc", "epochs_total",
+                            "architecture"]], "era_trace", "ECToNAS on an ERA ResNet: each generation's winners")
+    out.table(era["summary"], "era_summary", "ECToNAS on an ERA ResNet: start and final network, test accuracy (%)")
+    display(era["summary"])

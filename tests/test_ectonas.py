@@ -226,3 +226,37 @@ def test_real_run_on_digits_is_repeatable_and_evaluates_on_test():
         acc = exp.accuracy(res.best.model, val, test)
         assert 0 <= acc <= 1 and len(test.y_eval) == 100
     assert traces[0] == traces[1] and res.generations == 1
+
+
+# ------------------------------------------------------------------------------------------------ ERA ResNets
+def _era_start():
+    from resnas.spaces.era import EraConfig, EraNet
+
+    torch.manual_seed(0)
+    return EraNet(EraConfig("basic", (0, 1, 1, 1), 4, 2, 32), 1, 10)
+
+
+def test_era_offspring_grow_exactly_and_prune_through_residuals():
+    net = _era_start().eval()
+    x = torch.randn(2, 1, 8, 8)
+    children = ectonas.era_offspring(x)(net, EctoConfig())
+    ops = [c.op for c in children]
+    assert ops.count("add_block") == 3 and {"identity", "widen", "prune_channels"} <= set(ops)
+    for c in children:
+        out = c.model.eval()(x)
+        if c.op in ("identity", "add_block", "widen"):  # function-preserving growth
+            torch.testing.assert_close(out, net(x), atol=1e-5, rtol=1e-5)
+    pruned = next(c.model for c in children if c.op == "prune_channels")
+    assert morph.count_params(pruned) < morph.count_params(net)
+    # a pruned network no longer matches an ERA configuration: it can only be pruned further
+    assert [c.op for c in ectonas.era_offspring(x)(pruned, EctoConfig())] == ["identity", "prune_channels"]
+
+
+def test_ectonas_runs_on_era_resnets():
+    """The search loop itself is unchanged: the same brackets, budget and trace, with ERA offspring."""
+    trainer = FakeTrainer()
+    cfg = EctoConfig(budget=25, max_generations=2, **SMALL)
+    res = ectonas.run(_era_start(), trainer, cfg, seed=42, make_offspring=ectonas.era_offspring(torch.zeros(1, 1, 8, 8)))
+    assert res.generations == 2 and res.total_epochs == pytest.approx(trainer.epochs)
+    assert res.best.params > morph.count_params(_era_start())  # the fake rewards size: growth wins
+    assert all(row["architecture"].startswith("basic[") for row in res.trace)

@@ -134,6 +134,11 @@ def check_ectonas_ablation(folder: Path):
     assert len(cross) == 8 and cross.runs.eq(1).all() and (cross.final_cnn + cross.final_ffnn).eq(1).all()
     assert cross.crossing_pct.isin([0.0, 100.0]).all()
     assert cross.loc[(cross["mode"] == "balanced_0") & (cross.start == "ffnn"), "paper_crossing_pct"].item() == 98.6
+    era = pd.read_csv(folder / "era_summary.csv").iloc[0]  # the greedy run on an ERA ResNet-8
+    assert era.start.startswith("basic[0,1,1,1] f4") and era.final.startswith("basic[") and 0 <= era.test_acc <= 100
+    era_trace = pd.read_csv(folder / "era_trace.csv")
+    assert set(era_trace.op) - {"start"} <= {"identity", "add_block", "widen", "prune_channels"}
+    assert era_trace.generation.max() >= 1
 
 
 def check_cross_topology(folder: Path):

@@ -206,6 +206,7 @@ class AblationParams:
     example_dataset: str = param("", help="the data set of Figure 6's single run (default: the first)")
     example_topology: str = param("", help="its starting topology (default: the last, an FFNN in the defaults)")
     threads: int = param(1, ge=1, le=64)
+    era_budget: float = param(0.0, ge=0.0, help="epochs of a greedy run on an ERA ResNet-8 (0: skip)")
 
     def config(self, mode: str) -> search.EctoConfig:
         alpha = {"greedy": 1.0, "random": 1.0, "balanced_0.5": 0.5, "balanced_0": 0.0}[mode]
@@ -262,6 +263,27 @@ def ablation(p: AblationParams, progress: bool = False) -> dict[str, pd.DataFram
                          "architecture": search.describe(genome), "seconds": time.perf_counter() - t0})
             curves += [{**key, "mode": "baseline", "epoch": e, "val_acc": 100 * v} for e, v in curve]
     return {"runs": pd.DataFrame(runs), "traces": pd.DataFrame(traces), "curves": pd.DataFrame(curves)}
+
+
+def era_run(p: AblationParams, dataset: str, seed: int) -> dict[str, pd.DataFrame]:
+    """Greedy ECToNAS from an ERA ResNet-8 (basic, one block per section, 4 filters): identity blocks, width
+    doubling and residual-aware pruning as its operations, the same loop, budget and brackets. Returns the
+    trace and a one-row summary (test accuracy, parameters at start and end)."""
+    from resnas.spaces.era import EraConfig, EraNet
+
+    bundle, test = _bundles(dataset, p.train_per_class, p.val_per_class, p.test_per_class, seed)
+    torch.manual_seed(seed)
+    start = EraNet(EraConfig("basic", (0, 1, 1, 1), 4, 2, 32), bundle.input_shape[0], bundle.num_classes)
+    cfg = dataclasses.replace(p.config("greedy"), budget=p.era_budget)
+    example = torch.zeros(1, *bundle.input_shape)
+    res = search.run(start, make_trainer(bundle, seed, p.lr, p.batch_size), cfg, seed,
+                     make_offspring=search.era_offspring(example))
+    summary = pd.DataFrame([{"dataset": dataset, "seed": seed, "start": str(start.config),
+                             "final": next(r["architecture"] for r in res.trace if r["id"] == res.best.id),
+                             "test_acc": 100 * accuracy(res.best.model, bundle, test),
+                             "params_start": morph.count_params(start), "params_final": res.best.params,
+                             "epochs_total": res.total_epochs, "epochs_saved": res.epochs_saved}])
+    return {"trace": pd.DataFrame(res.trace), "summary": summary}
 
 
 def tables12(runs: pd.DataFrame) -> pd.DataFrame:

@@ -50,11 +50,13 @@ from resnas.morph import Cell, SeqCNN, SeqGenome
 Trainer = Callable[[SeqCNN, float], float]
 
 OP_TYPES = ("identity", "remove_cell", "add_channels", "remove_channels", "add_units", "remove_units",
-            "remove_dense", "add_cell", "add_dense")
+            "remove_dense", "add_cell", "add_dense", "add_block", "widen", "prune_channels")
 # Recuperative training (epochs) right after the morphism: 0.1 after identity / widening / add-dense, 0.25
 # after add-cell, 1.0 after any removal.
 RECUPERATION = {"identity": 0.1, "add_channels": 0.1, "add_units": 0.1, "add_dense": 0.1, "add_cell": 0.25,
-                "remove_cell": 1.0, "remove_channels": 1.0, "remove_units": 1.0, "remove_dense": 1.0}
+                "remove_cell": 1.0, "remove_channels": 1.0, "remove_units": 1.0, "remove_dense": 1.0,
+                # ERA ResNets (`era_offspring`): an identity block as add-cell, widening as add-channels
+                "add_block": 0.25, "widen": 0.1, "prune_channels": 1.0}
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,33 @@ def offspring(model: SeqCNN, cfg: EctoConfig = EctoConfig(),
     for i in range(1, len(genome.dense) + 1):
         attempt("add_dense", i, "", morph.add_dense_layer, i)
 
+    return _keep(model, children, cfg)
+
+
+def era_offspring(example: torch.Tensor, prune_ratio: float = 0.25):
+    """Offspring for ERA ResNets (the paper names residual networks as its main limitation): identity; an
+    identity-starting block appended to each non-empty section (up to 18); all widths doubled; and BN-gamma
+    channel pruning through the residual couplings (Torch-Pruning). A pruned network no longer matches an ERA
+    configuration, so growth children of it cannot be built and are left out: it can only be pruned further.
+    `example` is one input batch (its shape is all that matters). Returns an `offspring`-like function."""
+    def make(model, cfg: EctoConfig = EctoConfig(), generator=None) -> list[Child]:
+        children = [Child("identity", 0, "", copy.deepcopy(model))]
+        config = getattr(model, "config", None)
+        if not getattr(model, "pruned", False) and config is not None:
+            for section, depth in enumerate(config.depths):
+                if 0 < depth < 18:
+                    children.append(Child("add_block", section, "", morph.era_add_block(model, section)[0]))
+            children.append(Child("widen", 0, "x2", morph.era_widen(model)[0]))
+        pruned = morph.era_prune_channels(model, prune_ratio, example)[0]
+        pruned.pruned = True
+        children.append(Child("prune_channels", 0, f"-{prune_ratio:.0%}", pruned))
+        return _keep(model, children, cfg)
+
+    return make
+
+
+def _keep(model, children: list[Child], cfg: EctoConfig) -> list[Child]:
+    """Drop degenerate children: too many parameters, too much growth, non-finite weights."""
     parent_params = morph.count_params(model)
     kept = []
     for child in children:
@@ -307,8 +336,10 @@ class _Search:
 
 
 def run(start: SeqCNN, trainer: Trainer, cfg: EctoConfig = EctoConfig(), seed: int = 42,
-        on_generation: Optional[Callable[[int, list], None]] = None) -> SearchResult:
-    """Run ECToNAS from the (untrained or trained) model `start`; it is not modified."""
+        on_generation: Optional[Callable[[int, list], None]] = None, make_offspring=None) -> SearchResult:
+    """Run ECToNAS from the (untrained or trained) model `start`; it is not modified. `make_offspring` defaults
+    to the sequential-CNN `offspring`; `era_offspring(example)` runs the search on ERA ResNets."""
+    make_offspring = make_offspring or offspring
     s = _Search(trainer, cfg, seed)
     balanced = cfg.alpha < 1.0
     root = s.new(copy.deepcopy(start), "start", 0, "", 0, None)
@@ -321,7 +352,7 @@ def run(start: SeqCNN, trainer: Trainer, cfg: EctoConfig = EctoConfig(), seed: i
         generation += 1
         children = []
         for parent in parents:
-            for child in offspring(parent.model, cfg, s.generator):
+            for child in make_offspring(parent.model, cfg, s.generator):
                 cand = s.new(child.model, child.op, child.location, child.detail, generation, parent)
                 s.train(cand, RECUPERATION[child.op])
                 children.append(cand)
@@ -350,12 +381,16 @@ def run(start: SeqCNN, trainer: Trainer, cfg: EctoConfig = EctoConfig(), seed: i
 
 
 def _trace_row(generation, rank, cand: Candidate, total, n_children, cfg) -> dict:
-    genome = morph.genome_of(cand.model)
+    if isinstance(cand.model, SeqCNN):
+        genome = morph.genome_of(cand.model)
+        shape = {"cells": len(genome.cells), "dense": len(genome.dense), "architecture": describe(genome)}
+    else:  # an ERA ResNet: its configuration, while it still matches one
+        label = str(cand.model.config) + (" pruned" if getattr(cand.model, "pruned", False) else "")
+        shape = {"cells": sum(cand.model.config.depths), "dense": 0, "architecture": label}
     return {"generation": generation, "rank": rank, "id": cand.id, "parent_id": cand.parent_id, "op": cand.op,
             "location": cand.location, "detail": cand.detail, "params": cand.params,
             "val_acc": cand.score(cfg.score_window), "fitness": cand.fitness, "epochs_received": cand.epochs,
-            "epochs_total": total, "children": n_children, "cells": len(genome.cells),
-            "dense": len(genome.dense), "architecture": describe(genome)}
+            "epochs_total": total, "children": n_children, **shape}
 
 
 def describe(genome: SeqGenome) -> str:
