@@ -325,8 +325,8 @@ def _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progres
 def continue_training(model: nn.Module, bundle: Bundle, epochs: float, lr: float = 0.1, batch_size: int = 32,
                       seed: int = 0, device: str = "cpu") -> float:
     """Go on training `model` in place with plain SGD (no momentum, no weight decay: ECToNAS's optimiser, lr 0.1
-    as the paper; batch 32, Keras's default) for `epochs` epochs, possibly fractional: whole epochs over a fresh permutation each, then the
-    fraction as that share of the next permutation's batches (at least one batch). No augmentation, no schedule.
+    as the paper; batch 32, Keras's default) for `epochs` epochs, possibly fractional: whole epochs over a
+    fresh permutation each, then the fraction as that share of the next permutation's batches (at least one). No augmentation, no schedule.
     Returns the accuracy on the bundle's evaluation split (NaN when the loss became non-finite). On the CPU a seed
     gives bit-identical results."""
     if not epochs > 0:
