@@ -59,25 +59,27 @@ def space_of(p: Params):
 
 
 def archive_frame(path) -> pd.DataFrame:
-    """One row per successful ERA record: configuration, final accuracy (%), accuracy at every epoch,
-    training seconds, parameters and FLOPs."""
-    from resnas.evaluate import Archive
+    """One row per successful ERA record at the archive's majority fidelity (`evaluate.archive_fidelity`: an
+    archive may mix final trainings in): configuration, final accuracy (%), accuracy at every epoch, training
+    seconds, parameters and FLOPs."""
+    from resnas.evaluate import Archive, archive_fidelity
 
     archive = Archive(path)
+    records = [r for r in archive.records() if r.ok and r.space == "era"]
+    archive.close()
+    if not records:
+        return pd.DataFrame()
+    epochs = archive_fidelity(path)[1].epochs
     rows = []
-    for r in archive.records():
-        if not r.ok or r.space != "era":
+    for r in records:
+        if r.recipe["epochs"] != epochs:
             continue
         row = {"key": r.key, "config": r.config, "accuracy": 100 * r.final_val_acc, "params": r.params,
                "flops": r.flops, "seconds": r.wall_time, "epochs": len(r.history)}
         row.update({f"epoch_{h['epoch']}": 100 * h["val_acc"] for h in r.history})
         row.update({f"seconds_{h['epoch']}": h["seconds"] for h in r.history})
         rows.append(row)
-    archive.close()
-    df = pd.DataFrame(rows)
-    if len(df):  # one fidelity only: the recipe of the majority (an archive may mix final trainings in)
-        df = df[df.epochs == df.epochs.mode().iloc[0]].reset_index(drop=True)
-    return df
+    return pd.DataFrame(rows)
 
 
 def random_configs(p: Params, n: int, seed: int = 0) -> list:
