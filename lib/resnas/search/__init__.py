@@ -6,6 +6,8 @@
 
 `run_search(strategy, objective, budget)` drives one with any objective (the evaluator in the notebooks, a
 synthetic function in the tests). Strategies never see training; the evaluator never sees a strategy.
+Strategies see a space only through its public interface (`resnas.spaces.base.SearchSpace`), so each runs on
+every space: the ERA ResNets and the cell spaces alike.
 """
 from __future__ import annotations
 

@@ -1,8 +1,12 @@
-"""Search spaces. Each space module offers a frozen configuration type and `build(config, in_channels,
-num_classes) -> nn.Module`; the registry lets the evaluator rebuild a network from (space name, JSON)."""
+"""Search spaces. Each space module offers a frozen configuration type and a space object; what a space
+offers to the strategies and the evaluator (choices, flat and unflat forms, sample, mutate, crossover,
+neighbours, JSON, `build(config, in_channels, num_classes) -> nn.Module`, size) is the `SearchSpace` interface
+documented in `resnas.spaces.base`. The registry lets the evaluator rebuild a network from (space name, JSON)."""
 from __future__ import annotations
 
 import importlib
+
+from resnas.spaces.base import SearchSpace, missing_methods  # noqa: F401  (the public interface)
 
 # name -> "module:attribute" of a space object with `.from_json(str)`, `.to_json(cfg)` and
 # `.build(cfg, in_channels, num_classes)`. MO-ResNet presets differ in how a genome is built (stem, ranges,

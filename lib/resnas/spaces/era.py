@@ -139,7 +139,8 @@ def _sections(cfg: EraConfig):
 # ---------------------------------------------------------------------------------------------- the space
 @dataclass(frozen=True)
 class EraSpace:
-    """The space of `EraConfig`s. `filters_choices` and `max_depth` make the reduced spaces of CPU profiles."""
+    """The space of `EraConfig`s (implements `resnas.spaces.base.SearchSpace`). `filters_choices` and
+    `max_depth` make the reduced spaces of CPU profiles."""
 
     filters_choices: tuple[int, ...] = FILTERS_TEXT
     max_depth: int = 18
@@ -163,6 +164,18 @@ class EraSpace:
         return {"block": BLOCKS, "d0": tuple(self.depth_range(0)), "d1": tuple(self.depth_range(1)),
                 "d2": tuple(self.depth_range(2)), "d3": tuple(self.depth_range(3)),
                 "filters": self.filters_choices, "update": UPDATES, "group": self.group_choices}
+
+    def ordinal(self) -> tuple[str, ...]:
+        """The section depths: consecutive integers where a step of one is a small change."""
+        return ("d0", "d1", "d2", "d3")
+
+    def flat(self, cfg: EraConfig) -> dict:
+        """The flat form (keys of `choices()`); see `resnas.spaces.base`."""
+        return self._flat(cfg)
+
+    def unflat(self, flat) -> EraConfig:
+        """The canonical configuration of a flat form."""
+        return self._unflat(_py(dict(flat))).canonical()
 
     @staticmethod
     def _flat(cfg: EraConfig) -> dict:
