@@ -83,3 +83,40 @@ def test_early_final_correlation_per_group():
     assert set(out.group) == {"basic", "bottleneck"} and set(out.epoch) == {1, 2, 3}
     final = out[out.epoch == 3]
     assert np.allclose(final.spearman, 1) and (out[out.epoch == 1].spearman > 0.5).all()
+
+
+# A table as experiments leave it: one network never measured at the short budget, one failed (NaN) at the long
+# one, and one measured twice at the short budget. Averaged, the short budget ranks n0..n4 exactly as the long
+# one does (rho = tau = 1); the first of the two measurements (0.05) would put n4 last instead (rho = 0), and a
+# missing value left in would make every correlation NaN.
+def messy_table():
+    rows = [("n0", 5, 0.1), ("n1", 5, 0.2), ("n2", 5, 0.3), ("n3", 5, 0.4), ("n4", 5, 0.05), ("n4", 5, 0.95),
+            ("n6", 5, 0.7),
+            ("n0", 10, 0.15), ("n1", 10, 0.25), ("n2", 10, 0.35), ("n3", 10, 0.45), ("n4", 10, 0.55),
+            ("n5", 10, 0.6), ("n6", 10, np.nan)]
+    return pd.DataFrame(rows, columns=["network", "fidelity", "accuracy"])
+
+
+def test_duplicates_are_averaged_and_missing_networks_left_out_of_each_pair():
+    t = messy_table()
+    w = wide(t)
+    assert w.loc["n4", 5] == pytest.approx(0.5) and np.isnan(w.loc["n5", 5]) and np.isnan(w.loc["n6", 10])
+    for matrix in (spearman_matrix(t), kendall_matrix(t)):
+        assert matrix.loc[5, 10] == pytest.approx(1.0) and matrix.loc[10, 5] == pytest.approx(1.0)
+    # the same over the five networks measured at both budgets, computed by scipy directly
+    both = [("n0", .1, .15), ("n1", .2, .25), ("n2", .3, .35), ("n3", .4, .45), ("n4", .5, .55)]
+    assert spearman_matrix(t).loc[5, 10] == pytest.approx(stats.spearmanr([b[1] for b in both],
+                                                                          [b[2] for b in both]).statistic)
+
+
+def test_bootstrap_uses_only_networks_measured_at_every_budget():
+    row = bootstrap_ci(messy_table(), n_boot=200).iloc[0]
+    assert row.n_networks == 5 and row.estimate == pytest.approx(1.0)
+    assert row.used > 0 and row.low == pytest.approx(1.0) and row.high == pytest.approx(1.0)
+
+
+def test_early_final_correlation_averages_duplicates_and_skips_missing_final_epochs():
+    t = messy_table().rename(columns={"network": "key", "fidelity": "epoch", "accuracy": "val_acc"})
+    out = early_final_correlation(t, final_epoch=10).set_index("epoch")
+    assert out.loc[5, "n_networks"] == 5  # n5 has no epoch 5, n6 no final accuracy
+    assert out.loc[5, "spearman"] == pytest.approx(1.0) and out.loc[5, "kendall"] == pytest.approx(1.0)
