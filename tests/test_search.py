@@ -39,16 +39,18 @@ def test_guided_strategies_beat_random_search_on_average(best_per_strategy, name
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
 def test_same_seed_same_sequence_and_failures_are_worst(name):
-    def objective(cfg):  # every third candidate fails
+    def objective(cfg):  # every third candidate fails as a diverged training does: NaN, not inf
         objective.n += 1
-        return math.inf if objective.n % 3 == 0 else synthetic_error(cfg)
+        return float("nan") if objective.n % 3 == 0 else synthetic_error(cfg)
 
     runs = []
     for _ in range(2):
         objective.n = 0
         trials = run_search(make_strategy(name, space=SPACE, seed=7, **kwargs(name)), objective, 30, progress=False)
         runs.append([t.config for t in trials])
-        assert sum(math.isinf(t.fitness) for t in trials) == 10
+        # run_search, not the objective, turns the NaN into +inf, the fitness every strategy ranks last
+        assert [t.index for t in trials if math.isinf(t.fitness)] == list(range(2, 30, 3))
+        assert not any(math.isnan(t.fitness) for t in trials)
     assert runs[0] == runs[1]
     assert all(SPACE.validate(c) for c in runs[0])
 
@@ -102,3 +104,41 @@ def test_local_search_samples_first_then_walks_neighbourhoods():
     start = min(asked[:10], key=synthetic_error)
     assert set(asked[10:10 + 5]) <= set(space.neighbours(start))  # phase 2 starts at the best sample
     assert min(map(synthetic_error, asked)) < synthetic_error(start)
+
+
+def test_evolution_keeps_the_better_of_each_tournament():
+    """Plain Evolution on f(x) = x: after every step the member that left is worse than the parent of the new
+    child, never the parent itself, so the best member told so far is never lost."""
+    from collections import Counter
+
+    class Fresh(Line):  # every child is new (no duplicate ties) and the space remembers whom it mutated
+        def mutate(self, x, rng):
+            self.n, self.parent = self.n + 1, x
+            return x + 1 + self.n / 1000
+
+    for seed in range(4):
+        space = Fresh()
+        evo = Evolution(space, seed=seed, population_size=4)
+        for _ in range(4):
+            x = evo.ask()
+            evo.tell(x, float(x))
+        for _ in range(12):
+            before, best = Counter(evo.population), min(f for _, f in evo.population)
+            child = evo.ask()
+            evo.tell(child, float(child))
+            gone = before + Counter([(child, float(child))]) - Counter(evo.population)
+            (removed, fitness), = gone.elements()  # exactly one member left
+            assert (space.parent, float(space.parent)) in evo.population and fitness > space.parent
+            assert min(f for _, f in evo.population) == best
+
+
+def test_evolution_removes_a_failed_member_and_never_breeds_from_it():
+    """With two members every tournament draws both: the failed one (NaN told, a diverged training) must be
+    the one removed, and the child must come from the finite one."""
+    evo = Evolution(Line(), population_size=2)
+    evo.tell(evo.ask(), float("nan"))  # 10 fails
+    evo.tell(evo.ask(), 20.0)
+    child = evo.ask()
+    assert child == 21  # bred from 20
+    evo.tell(child, 21.0)
+    assert sorted(evo.population) == [(20, 20.0), (21, 21.0)]
