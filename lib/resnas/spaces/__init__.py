@@ -17,6 +17,11 @@ _REGISTRY = {
     "moresnet_small": "resnas.spaces.moresnet:SMALL",
     "moresnet_mnist": "resnas.spaces.moresnet:MNIST",
     "moresnet_cifar100": "resnas.spaces.moresnet:CIFAR100",
+    # cell spaces (tables of operations on edges); *_small presets build networks a CPU trains
+    "nb201": "resnas.spaces.cells:NB201",
+    "nb201_small": "resnas.spaces.cells:NB201_SMALL",
+    "darts": "resnas.spaces.cells:DARTS",
+    "darts_small": "resnas.spaces.cells:DARTS_SMALL",
 }
 
 

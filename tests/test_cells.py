@@ -1,0 +1,194 @@
+"""Cell spaces (nb201, darts), the space interface they share with ERA, and the strategies running on them."""
+import math
+
+import numpy as np
+import pytest
+
+from resnas.search import STRATEGIES, make_strategy, run_search
+from resnas.spaces import SearchSpace, get_space, missing_methods
+from resnas.spaces.cells import (DARTS, DARTS_OPS, NB201, NB201_EDGES, NB201_OPS, NB201_SMALL, DartsGenome,
+                                 Nb201Cell)
+from resnas.train import count_params
+
+PRESETS = {"nb201": NB201, "darts": DARTS}
+
+
+@pytest.mark.parametrize("name", ["era", "nb201", "nb201_small", "darts", "darts_small"])
+def test_registered_spaces_offer_the_whole_interface(name):
+    space = get_space(name)
+    assert missing_methods(space) == [] and isinstance(space, SearchSpace) and space.name == name
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        cfg = space.sample(rng)
+        assert space.unflat(space.flat(cfg)) == cfg
+        assert space.from_json(space.to_json(cfg)) == cfg
+        assert set(space.flat(cfg)) == set(space.choices())
+        assert all(space.flat(cfg)[k] in v for k, v in space.choices().items())
+        assert set(space.ordinal()) <= set(space.choices())
+
+
+def test_nb201_encoding_is_a_bijection_over_all_15625_cells():
+    cells = list(NB201.enumerate())
+    assert len(cells) == NB201.size() == 15_625 and len(set(cells)) == 15_625
+    assert [NB201.index(c) for c in cells] == list(range(15_625))
+    assert all(NB201.from_index(i) == c for i, c in enumerate(cells))
+    texts = {NB201.to_json(c) for c in cells}
+    assert len(texts) == 15_625 and {NB201.from_json(t) for t in texts} == set(cells)
+    assert {NB201.unflat(NB201.flat(c)) for c in cells} == set(cells)
+
+
+def test_nb201_arch_string_follows_nas_bench_201():
+    cell = Nb201Cell(("nor_conv_3x3", "nor_conv_1x1", "skip_connect", "avg_pool_3x3", "none", "nor_conv_3x3"))
+    assert cell.arch_str() == ("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|"
+                               "+|skip_connect~0|none~1|nor_conv_3x3~2|")
+
+
+def test_bad_cells_are_named():
+    with pytest.raises(ValueError, match=r"ops\[2\]='conv_7x7' is not an operation; allowed: none"):
+        Nb201Cell(("none", "none", "conv_7x7", "none", "none", "none"))
+    with pytest.raises(ValueError, match="exactly 6"):
+        Nb201Cell(("none",) * 5)
+    with pytest.raises(ValueError, match="index=15625 is out of range"):
+        NB201.from_index(15_625)
+    g = DARTS.sample(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="node 2 has inputs 1, 1"):
+        DartsGenome(((1, "skip_connect"), (1, "skip_connect")) + g.normal[2:], g.reduce)
+    with pytest.raises(ValueError, match=r"reduce\[7\] input 5 is not allowed for node 5; allowed: 0 to 4"):
+        DartsGenome(g.normal, g.reduce[:6] + ((0, "skip_connect"), (5, "skip_connect")))
+    with pytest.raises(ValueError, match="channels=0 is invalid"):
+        type(NB201)(channels=0)
+
+
+def darts_nodes_are_valid(g: DartsGenome) -> bool:
+    """Two rows per node of each cell, to two distinct earlier nodes, with DARTS operations (no 'none')."""
+    for cell in (g.normal, g.reduce):
+        if len(cell) != 8:
+            return False
+        for k in range(4):
+            (a, op_a), (b, op_b) = cell[2 * k], cell[2 * k + 1]
+            node = 2 + k
+            if not (0 <= a < node and 0 <= b < node and a != b) or {op_a, op_b} - set(DARTS_OPS):
+                return False
+    return True
+
+
+def test_darts_samples_mutants_and_children_are_always_valid():
+    rng = np.random.default_rng(1)
+    pop = [DARTS.sample(rng) for _ in range(300)]
+    assert all(darts_nodes_are_valid(g) for g in pop)
+    for a, b in zip(pop[::2], pop[1::2]):
+        assert darts_nodes_are_valid(DARTS.mutate(a, rng)) and darts_nodes_are_valid(DARTS.crossover(a, b, rng))
+        assert all(darts_nodes_are_valid(n) for n in DARTS.neighbours(a))
+    # every input pair of the last node (10 of them) and every operation turn up
+    assert len({g.normal[6][0] * 10 + g.normal[7][0] for g in pop}) == 10
+    assert {op for g in pop for _, op in g.reduce} == set(DARTS_OPS)
+
+
+def rows(space, cfg) -> list:
+    """The units crossover exchanges: edges (nb201) or nodes' two-row blocks (darts)."""
+    if isinstance(cfg, Nb201Cell):
+        return list(cfg.ops)
+    return [cfg.node(kind, k) for kind in ("normal", "reduce") for k in range(4)]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_crossover_takes_every_row_from_a_parent_and_returns_equal_parents(preset):
+    space, rng = PRESETS[preset], np.random.default_rng(2)
+    mixed = 0
+    for _ in range(200):
+        a, b = space.sample(rng), space.sample(rng)
+        child = space.crossover(a, b, rng)
+        ra, rb, rc = rows(space, a), rows(space, b), rows(space, child)
+        assert all(c in (x, y) for c, x, y in zip(rc, ra, rb))
+        mixed += child not in (a, b)
+        assert space.crossover(a, a, rng) == a
+    assert mixed > 150  # rows really come from both parents
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_mutation_changes_one_row_and_stays_valid(preset):
+    space, rng = PRESETS[preset], np.random.default_rng(3)
+    changed = set()
+    for _ in range(300):
+        g = space.sample(rng)
+        child = space.mutate(g, rng)
+        assert child != g and space.from_json(space.to_json(child)) == child
+        if preset == "nb201":
+            diff = [e for e in range(6) if child.ops[e] != g.ops[e]]
+            assert len(diff) == 1
+            changed.add(diff[0])
+        else:
+            assert darts_nodes_are_valid(child)
+            flat_g, flat_c = space.flat(g), space.flat(child)
+            diff = [k for k in flat_g if flat_g[k] != flat_c[k]]
+            nodes = {"_".join(k.split("_")[:2]) for k in diff}  # e.g. 'normal_5'
+            assert 1 <= len(diff) <= 3 and len(nodes) == 1  # one node of one cell
+            changed |= nodes
+    assert len(changed) == (6 if preset == "nb201" else 8)  # every edge / every node gets mutated
+
+
+def hamming_objective(space, target):
+    """Distance to a hidden target in the flat form: smooth enough that guided strategies improve on it."""
+    t = space.flat(target)
+    return lambda cfg: float(sum(v != t[k] for k, v in space.flat(cfg).items()))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_every_strategy_runs_on_both_presets_repeatably(name, preset):
+    space = PRESETS[preset]
+    objective = hamming_objective(space, space.sample(np.random.default_rng(99)))
+    kwargs = {"population_size": 10} if "evolution" in name or name == "genetic" else {}
+    if name == "local":
+        kwargs = {"n_samples": 10, "n_starts": 2}
+    runs = []
+    for _ in range(2):
+        trials = run_search(make_strategy(name, space=space, seed=5, **kwargs), objective, 40, progress=False)
+        runs.append([t.config for t in trials])
+    assert runs[0] == runs[1]
+    assert all(space.from_json(space.to_json(c)) == c for c in runs[0])
+    assert min(map(objective, runs[0][20:])) <= min(map(objective, runs[0][:10]))
+
+
+def nb201_params_by_formula(cell: Nb201Cell, c: int, n: int, in_channels: int, classes: int) -> int:
+    """Stem, 3 stages of n cells (conv edges: weights + BN), two residual reductions, last BN, head."""
+    def cell_params(w):
+        return sum({"nor_conv_1x1": w * w + 2 * w, "nor_conv_3x3": 9 * w * w + 2 * w}.get(op, 0) for op in cell.ops)
+
+    total = 9 * in_channels * c + 2 * c
+    for stage in range(3):
+        if stage:
+            total += 9 * c * 2 * c + 4 * c + 9 * (2 * c) ** 2 + 4 * c + c * 2 * c
+            c *= 2
+        total += n * cell_params(c)
+    return total + 2 * c + c * classes + classes
+
+
+def test_built_nb201_networks_have_the_parameter_count_of_the_formula():
+    rng = np.random.default_rng(4)
+    cells = [Nb201Cell(("nor_conv_3x3",) * 6), Nb201Cell(("none",) * 6)] + [NB201.sample(rng) for _ in range(4)]
+    for cell in cells:
+        for space, c_in, classes in ((NB201, 3, 10), (NB201_SMALL, 1, 7)):
+            net = space.build(cell, c_in, classes)
+            assert count_params(net) == nb201_params_by_formula(cell, space.channels, space.cells_per_stage,
+                                                                c_in, classes), cell
+    # NAS-Bench-201's published range at C=16, N=5 on CIFAR-10: 0.07 MB to 1.53 MB of parameters
+    assert count_params(NB201.build(cells[0])) == 1_531_546 and count_params(NB201.build(cells[1])) == 73_306
+
+
+def test_evaluator_trains_cell_networks_on_its_own(tmp_path):
+    from resnas.data import DataSpec
+    from resnas.evaluate import Evaluator
+    from resnas.train import TrainRecipe
+
+    data = DataSpec(name="digits", val_size=0.2, train_per_class=8, val_per_class=4, seed=0)
+    recipe = TrainRecipe(epochs=1, batch_size=128, lr=0.05, schedule="cosine")
+    ev = Evaluator(tmp_path / "a.sqlite", data, recipe, progress=False)
+    rng = np.random.default_rng(0)
+    for name in ("nb201_small", "darts_small"):
+        space = get_space(name)
+        cfg = space.sample(rng)
+        rec = ev.evaluate(name, cfg)
+        assert rec.ok, rec.reason
+        assert rec.params == count_params(space.build(cfg, 1, 10)) and math.isfinite(rec.fitness)
+        assert space.from_json(rec.config) == cfg and ev.evaluate(name, cfg).cached
