@@ -118,11 +118,24 @@ def test_bracket_keeps_the_better_score_in_greedy_mode():
         members.append(search.new(model, "add_units", 0, f"+{extra}", 1, None))
     winners = search.bracket(members, 1, balanced=False)
     assert len(winners) == 1 and winners[0].detail == "+9"
-    two = search.bracket(members, 2, balanced=False)
-    assert {w.detail for w in two} <= {"+9", "+5", "+3", "+2", "+1"} and "+9" in {w.detail for w in two}
+    two = [w.detail for w in search.bracket(members, 2, balanced=False)]
+    assert len(two) == 2 and len(set(two)) == 2 and "+9" in two  # two distinct winners, the best among them
     # a failed candidate loses even against a worse one
     members[3].failed = True
     assert search.better(members[3], members[0], balanced=False) is members[0]
+
+
+def test_bracket_with_one_round_keeps_the_best_and_never_the_worst():
+    """One round for five members and two places: two pairs play, the fifth waits, and the three left are cut
+    to two by score. Whatever the draw, the worst member (+1) either loses its pair or, unpaired, ranks below
+    both pair winners, so it never survives; the best (+9) always does."""
+    base = start("small_ffnn")
+    for seed in range(10):
+        search = ectonas._Search(FakeTrainer(), EctoConfig(**{**SMALL, "rounds": 1}), seed=seed)
+        members = [search.new(morph.widen_dense(base, 0, extra, torch.Generator().manual_seed(0))[0], "add_units",
+                              0, f"+{extra}", 1, None) for extra in (1, 5, 2, 9, 3)]
+        two = [w.detail for w in search.bracket(members, 2, balanced=False)]
+        assert len(set(two)) == 2 and "+9" in two and "+1" not in two, (seed, two)
 
 
 def test_fitness_is_relative():
@@ -138,8 +151,11 @@ def test_balanced_alpha0_prefers_fewer_parameters():
     lean = ectonas.run(start("medium_ffnn"), FakeTrainer(), EctoConfig(alpha=0.0, **cfg), seed=42)
     p0 = morph.count_params(start("medium_ffnn"))
     assert lean.best.params < p0 < greedy.best.params
+    by_id = {c["id"]: c for c in lean.candidates}
     for row in lean.trace[1:]:  # every generation's winners shrink (or keep) their parent
-        assert row["fitness"] >= 0
+        parent = by_id[row["parent_id"]]["params"]
+        assert row["params"] <= parent
+        assert row["fitness"] == pytest.approx((parent - row["params"]) / parent)  # alpha = 0: -dP/P only
     # greedy: the fake accuracy only grows with parameters, so winners never shrink
     assert all(b["params"] >= a for a, b in zip([p0] + [r["params"] for r in greedy.trace[1::2]],
                                                 greedy.trace[1::2]))
