@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from resnas import morph
-from resnas.morph import Cell, SeqGenome
+from resnas.spaces.sequential import ConvLayer, SeqGenome
 
 ATOL = 1e-5
 SEEDS = range(6)
@@ -15,7 +15,7 @@ SEEDS = range(6)
 
 def random_genome(seed: int, min_cells: int = 0, min_dense: int = 0) -> SeqGenome:
     rng = random.Random(seed)
-    cells = tuple(Cell(rng.randint(1, 5), rng.choice(["max", "avg", None]))
+    cells = tuple(ConvLayer(rng.randint(1, 5), rng.choice(["max", "avg", None]))
                   for _ in range(rng.randint(min_cells, 3)))
     dense = tuple(rng.randint(2, 7) for _ in range(rng.randint(min_dense, 2)))
     # 9px: odd maps exercise the floor-mode pools; at most 3 pools leave a 1px map.
@@ -78,7 +78,7 @@ def test_build_round_trip_and_forward(seed):
 
 def test_genome_rejects_too_many_pools():
     with pytest.raises(ValueError, match="pools"):
-        SeqGenome(1, 4, (Cell(2, "max"), Cell(2, "max"), Cell(2, "avg")), (), 2)
+        SeqGenome(1, 4, (ConvLayer(2, "max"), ConvLayer(2, "max"), ConvLayer(2, "avg")), (), 2)
 
 
 def test_output_change_restores_modes():
@@ -154,14 +154,14 @@ def test_add_conv_cell_without_pool_is_exact(seed):
         assert_same_output(model, new, batch)
         check_report(report, model, new, "add_conv_cell", index)
         width = genome.cells[index - 1].channels if index else genome.in_channels
-        assert morph.genome_of(new).cells[index] == Cell(width, None)
+        assert morph.genome_of(new).cells[index] == ConvLayer(width, None)
     assert_untouched(model, snap)
 
 
 def test_identity_batch_norm_is_exact_to_eps():
     # running_var = 1 - eps makes the new cell's batch norm the identity; running_var = 1 would scale by
     # 1/sqrt(1 + eps), a 5e-6 relative error that large activations make visible.
-    genome = SeqGenome(2, 4, (Cell(3, None),), (), 2)
+    genome = SeqGenome(2, 4, (ConvLayer(3, None),), (), 2)
     new, _ = morph.add_conv_cell(morph.build(genome), 1, None)
     x = 100 * torch.rand(4, 3, 4, 4)
     with torch.no_grad():
@@ -177,7 +177,7 @@ def test_add_conv_cell_at_input_is_not_exact_for_negative_images():
 
 @pytest.mark.parametrize("pool", ["max", "avg"])
 def test_add_conv_cell_with_pool_shrinks_map_and_runs(pool):
-    genome = SeqGenome(2, 8, (Cell(3, None), Cell(4, "avg")), (5,), 3)
+    genome = SeqGenome(2, 8, (ConvLayer(3, None), ConvLayer(4, "avg")), (5,), 3)
     model, x = trained_like(genome, 0), inputs(genome, 0)
     snap = snapshot(model)
     for index in range(3):
@@ -190,7 +190,7 @@ def test_add_conv_cell_with_pool_shrinks_map_and_runs(pool):
 
 
 def test_add_conv_cell_pool_refused_on_1px_map():
-    model = morph.build(SeqGenome(1, 2, (Cell(2, "max"),), (), 2))
+    model = morph.build(SeqGenome(1, 2, (ConvLayer(2, "max"),), (), 2))
     with pytest.raises(ValueError, match="pool='max'"):
         morph.add_conv_cell(model, 1, "max")
     morph.add_conv_cell(model, 1, None)  # allowed without a pool
@@ -232,7 +232,7 @@ def test_structured_unpooling_is_exact_for_removing_an_average_pool(size):
 
 @pytest.mark.parametrize("adapt", ["structured", "paper", "random"])
 def test_set_pooling_all_transitions(adapt):
-    genome = SeqGenome(2, 9, (Cell(3, None), Cell(4, "max")), (5,), 3)
+    genome = SeqGenome(2, 9, (ConvLayer(3, None), ConvLayer(4, "max")), (5,), 3)
     model, x = trained_like(genome, 0), inputs(genome, 0)
     snap = snapshot(model)
     gen = torch.Generator().manual_seed(0)
@@ -249,7 +249,7 @@ def test_set_pooling_all_transitions(adapt):
 
 
 def test_set_pooling_random_differs_from_structured():
-    genome = SeqGenome(2, 8, (Cell(3, None),), (5,), 3)
+    genome = SeqGenome(2, 8, (ConvLayer(3, None),), (5,), 3)
     model = trained_like(genome, 0)
     a, _ = morph.set_pooling(model, 0, "avg", adapt="structured")
     b, _ = morph.set_pooling(model, 0, "avg", adapt="random", generator=torch.Generator().manual_seed(0))
@@ -329,7 +329,7 @@ def test_remove_dense_layer_is_exact_when_the_relu_is_inactive():
 def zero_gamma_model(seed: int, count: int):
     """Random CNN whose last cell has `count` channels with gamma exactly 0 (and positive beta, so the
     fold matters), the rest nonzero."""
-    genome = SeqGenome(2, 8, (Cell(4, "avg"), Cell(6, "max")), (5,), 3)
+    genome = SeqGenome(2, 8, (ConvLayer(4, "avg"), ConvLayer(6, "max")), (5,), 3)
     model = trained_like(genome, seed)
     with torch.no_grad():
         norm = model.norms[1]
@@ -400,7 +400,7 @@ def test_remove_conv_cell_undoes_add_conv_cell(seed):
 def test_remove_conv_cell_beta_fold_is_exact_for_a_shifted_identity_cell():
     # An identity cell whose batch norm adds beta >= 0 computes x + beta on nonnegative x; removing it must
     # fold beta through the consumer's weights (the consumer here is the first dense layer: no border).
-    genome = SeqGenome(2, 6, (Cell(3, "avg"),), (4,), 3)
+    genome = SeqGenome(2, 6, (ConvLayer(3, "avg"),), (4,), 3)
     model, x = trained_like(genome, 0), inputs(genome, 0)
     grown, _ = morph.add_conv_cell(model, 1, None)
     with torch.no_grad():
@@ -429,7 +429,7 @@ def test_remove_conv_cell_beta_fold_is_exact_for_a_shifted_identity_cell():
     (lambda m: morph.remove_conv_cell(m, 2), "index"),
 ])
 def test_invalid_arguments_name_the_parameter(call, name):
-    model = morph.build(SeqGenome(1, 8, (Cell(3, "max"), Cell(2, None)), (4,), 2))
+    model = morph.build(SeqGenome(1, 8, (ConvLayer(3, "max"), ConvLayer(2, None)), (4,), 2))
     with pytest.raises(ValueError, match=rf"^{name}="):
         call(model)
 

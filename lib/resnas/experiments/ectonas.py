@@ -19,6 +19,7 @@ from resnas import morph
 from resnas.data import DATASETS, Bundle, load
 from resnas.params import param
 from resnas.search import ectonas as search
+from resnas.spaces.sequential import ConvLayer, SeqGenome
 
 # ----------------------------------------------------------------------------------------- the paper's numbers
 
@@ -145,8 +146,8 @@ def pooling_trial(p: PoolingParams, seed: int) -> list[dict]:
     from resnas.train import continue_training
 
     bundle = load(name=p.dataset, train_per_class=p.train_per_class, val_per_class=p.val_per_class, seed=seed)
-    genome = morph.SeqGenome(bundle.input_shape[0], bundle.input_shape[1],
-                             tuple(morph.Cell(c, None) for c in p.channels), tuple(p.dense), bundle.num_classes)
+    genome = SeqGenome(bundle.input_shape[0], bundle.input_shape[1],
+                       tuple(ConvLayer(c, None) for c in p.channels), tuple(p.dense), bundle.num_classes)
     torch.manual_seed(seed)
     model = morph.build(genome)
     base = continue_training(model, bundle, p.pretrain_epochs, p.lr, p.batch_size, seed=seed)

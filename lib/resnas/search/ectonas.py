@@ -45,7 +45,8 @@ from typing import Callable, Optional
 import torch
 
 from resnas import morph
-from resnas.morph import Cell, SeqCNN, SeqGenome
+from resnas.spaces import sequential
+from resnas.spaces.sequential import ConvLayer, SeqCNN, SeqGenome
 
 Trainer = Callable[[SeqCNN, float], float]
 
@@ -105,7 +106,7 @@ def start_genome(name: str, in_channels: int, image_size: int, num_classes: int)
         for c in channels:
             pool = "avg" if side >= 2 else None
             side = side // 2 if pool else side
-            cells.append(Cell(c, pool))
+            cells.append(ConvLayer(c, pool))
     return SeqGenome(in_channels, image_size, tuple(cells), dense, num_classes)
 
 
@@ -138,7 +139,7 @@ def offspring(model: SeqCNN, cfg: EctoConfig = EctoConfig(),
     the flatten (indices 1..len(dense); index 0 would be an identity over the whole flatten). Removals that would
     leave nothing are skipped. The spec's "(and none when the flatten input is already 1x1)" is read as: no
     pooled add-cell child where the map is 1px (an unpooled one is still offered); nothing else is skipped."""
-    genome = morph.genome_of(model)
+    genome = sequential.genome_of(model)
     children: list[Child] = [Child("identity", 0, "", copy.deepcopy(model))]
 
     def attempt(op, location, detail, fn, *args, **kw):
@@ -157,7 +158,7 @@ def offspring(model: SeqCNN, cfg: EctoConfig = EctoConfig(),
             attempt("remove_units", i, f"-{step}", morph.remove_dense_units, i, units - step)
         attempt("remove_dense", i, "", morph.remove_dense_layer, i)
     for i in range(len(genome.cells) + 1):
-        pools = cfg.cell_pools if genome.flat_size >= morph.WINDOW else (None,)
+        pools = cfg.cell_pools if genome.flat_size >= sequential.WINDOW else (None,)
         for pool in dict.fromkeys(pools):  # unique, in order
             attempt("add_cell", i, str(pool), morph.add_conv_cell, i, pool=pool, generator=generator)
     for i in range(1, len(genome.dense) + 1):
@@ -190,10 +191,10 @@ def era_offspring(example: torch.Tensor, prune_ratio: float = 0.25):
 
 def _keep(model, children: list[Child], cfg: EctoConfig) -> list[Child]:
     """Drop degenerate children: too many parameters, too much growth, non-finite weights."""
-    parent_params = morph.count_params(model)
+    parent_params = sequential.count_params(model)
     kept = []
     for child in children:
-        p = morph.count_params(child.model)
+        p = sequential.count_params(child.model)
         if p >= cfg.max_params or p >= (1.0 + cfg.max_growth) * parent_params or not _finite(child.model):
             continue
         kept.append(child)
@@ -222,7 +223,7 @@ class Candidate:
 
     @property
     def params(self) -> int:
-        return morph.count_params(self.model)
+        return sequential.count_params(self.model)
 
     def score(self, window: int = 3) -> float:
         if self.failed or not self.records:
@@ -382,7 +383,7 @@ def run(start: SeqCNN, trainer: Trainer, cfg: EctoConfig = EctoConfig(), seed: i
 
 def _trace_row(generation, rank, cand: Candidate, total, n_children, cfg) -> dict:
     if isinstance(cand.model, SeqCNN):
-        genome = morph.genome_of(cand.model)
+        genome = sequential.genome_of(cand.model)
         shape = {"cells": len(genome.cells), "dense": len(genome.dense), "architecture": describe(genome)}
     else:  # an ERA ResNet: its configuration, while it still matches one
         label = str(cand.model.config) + (" pruned" if getattr(cand.model, "pruned", False) else "")
