@@ -34,3 +34,32 @@ def test_markdown_table_formats_and_truncates():
     df = pd.DataFrame({"x": [1.23456789, 2.0], "y": ["a", "b"]})
     assert markdown_table(df).splitlines() == ["| x | y |", "| --- | --- |", "| 1.235 | a |", "| 2 | b |"]
     assert len(markdown_table(pd.DataFrame({"x": range(100)}), max_rows=5).splitlines()) == 7
+
+
+def test_pipeline_readme_shows_every_notebook_from_the_folders_alone(tmp_path):
+    """The results README as `make readme` writes it, from result folders made here (no notebook needs to have
+    run first): each notebook's section in run order, every figure linked, every README table shown, every
+    long table pointed to, every note; a notebook that has not run has no section."""
+    from resnas.experiments import EXPERIMENTS
+    from resnas.pipeline import readme
+
+    results = tmp_path / "ci"
+    ran = list(EXPERIMENTS.values())[:-1]  # the last notebook has not run
+    for i, exp in enumerate(ran):
+        out = Output(results / exp.folder, exp.title)
+        out.table(pd.DataFrame({"value": [i, 10 + i]}), f"t{i}", f"Table of {exp.notebook}")
+        out.table(pd.DataFrame({"k": range(50 + i)}), f"long{i}", f"Long table of {exp.notebook}", readme=False)
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [i, 0])
+        out.figure(fig, f"f{i}", f"Figure of {exp.notebook}")
+        plt.close(fig)
+        out.note(f"Note of {exp.notebook}.")
+    text = readme("ci", results=results).read_text()
+    starts = []
+    for i, exp in enumerate(ran):
+        starts.append(text.index(f"## {exp.title}\n"))
+        assert f"**Table of {exp.notebook}**\n\n| value |\n| --- |\n| {i} |\n| {10 + i} |\n" in text
+        assert f"*Long table of {exp.notebook}*: `{exp.folder}/long{i}.csv` ({50 + i} rows)" in text
+        assert f"![Figure of {exp.notebook}]({exp.folder}/f{i}.png)" in text and f"Note of {exp.notebook}." in text
+    assert starts == sorted(starts)
+    assert f"## {list(EXPERIMENTS.values())[-1].title}" not in text
