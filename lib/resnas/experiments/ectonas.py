@@ -17,9 +17,8 @@ import torch
 
 from resnas import morph
 from resnas.data import DATASETS, Bundle, load
-from resnas.params import param
+from resnas.params import param, require
 from resnas.search import ectonas as search
-from resnas.spaces.sequential import ConvLayer, SeqGenome
 
 # ----------------------------------------------------------------------------------------- the paper's numbers
 
@@ -139,6 +138,11 @@ class PoolingParams:
     batch_size: int = param(32, ge=1, le=4096)
     threads: int = param(1, ge=1, le=64, help="torch CPU threads (tiny nets: 1 is fastest)")
 
+    def __post_init__(self):
+        require(self.cell < len(self.channels),
+                f"cell={self.cell} does not exist: the net has {len(self.channels)} conv cells (channels="
+                f"{list(self.channels)}); allowed: 0 to {len(self.channels) - 1}")
+
 
 def pooling_trial(p: PoolingParams, seed: int) -> list[dict]:
     """One seed: train the minimal net, then for every (pool, adapt) insert the pool into cell `p.cell`, adapt
@@ -146,8 +150,8 @@ def pooling_trial(p: PoolingParams, seed: int) -> list[dict]:
     from resnas.train import continue_training
 
     bundle = load(name=p.dataset, train_per_class=p.train_per_class, val_per_class=p.val_per_class, seed=seed)
-    genome = SeqGenome(bundle.input_shape[0], bundle.input_shape[1],
-                       tuple(ConvLayer(c, None) for c in p.channels), tuple(p.dense), bundle.num_classes)
+    genome = morph.SeqGenome(bundle.input_shape[0], bundle.input_shape[1],
+                             tuple(morph.Cell(c, None) for c in p.channels), tuple(p.dense), bundle.num_classes)
     torch.manual_seed(seed)
     model = morph.build(genome)
     base = continue_training(model, bundle, p.pretrain_epochs, p.lr, p.batch_size, seed=seed)
@@ -208,6 +212,23 @@ class AblationParams:
     example_topology: str = param("", help="its starting topology (default: the last, an FFNN in the defaults)")
     threads: int = param(1, ge=1, le=64)
     era_budget: float = param(0.0, ge=0.0, help="epochs of a greedy run on an ERA ResNet-8 (0: skip)")
+
+    def __post_init__(self):
+        require(self.example_dataset in ("", *self.datasets),
+                f"example_dataset={self.example_dataset!r} is not among datasets; allowed: '' (the first), "
+                f"{', '.join(self.datasets)}")
+        require(self.example_topology in ("", *self.topologies),
+                f"example_topology={self.example_topology!r} is not among topologies; allowed: '' (the last), "
+                f"{', '.join(self.topologies)}")
+        searches = [m for m in self.modes if m != "baseline"]
+        require(bool(searches), f"modes={list(self.modes)} has no search, only the baseline it is compared with; "
+                                f"allowed: at least one of {', '.join(m for m in MODES if m != 'baseline')}")
+        require(self.warmup_epochs < self.budget,
+                f"warmup_epochs={self.warmup_epochs:g} must be below budget={self.budget:g} (the budget includes "
+                f"the warm-up); allowed: 0 to below {self.budget:g}")
+        require(self.era_budget == 0 or self.era_budget > self.warmup_epochs,
+                f"era_budget={self.era_budget:g} must be 0 (skip the ERA run) or above warmup_epochs="
+                f"{self.warmup_epochs:g}; allowed: 0, or more than {self.warmup_epochs:g}")
 
     def config(self, mode: str) -> search.EctoConfig:
         alpha = {"greedy": 1.0, "random": 1.0, "balanced_0.5": 0.5, "balanced_0": 0.0}[mode]

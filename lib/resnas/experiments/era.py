@@ -12,7 +12,7 @@ import pandas as pd
 
 from resnas.data import DATASETS
 from resnas.evaluate import BACKENDS
-from resnas.params import param
+from resnas.params import check_val_size, param, require
 
 STRATEGY_NAMES = ("random", "local", "bayesian", "evolution", "regularized_evolution", "crossover_evolution")
 LABELS = {"random": "Random Search", "local": "Local Search", "bayesian": "Bayesian Optimization",
@@ -37,7 +37,7 @@ THESIS_TABLE2 = pd.DataFrame([
 @dataclass(frozen=True)
 class SearchParams:
     dataset: str = param("fashion_mnist", choices=DATASETS)
-    val_size: float = param(0.1, ge=0.0, help="validation images: a fraction, or a count (thesis: 5000)")
+    val_size: float = param(0.1, gt=0.0, help="validation images: a fraction in (0, 1), or a count (thesis: 5000)")
     train_per_class: int | None = param(None, ge=1)
     val_per_class: int | None = param(None, ge=1)
     epochs: int = param(20, ge=1, le=1000, help="search fidelity (thesis: 20)")
@@ -56,12 +56,39 @@ class SearchParams:
     max_params: int | None = param(None, ge=1, help="candidates above this fail (CPU profiles)")
     window: int = param(50, ge=1, help="window of the 'mean of the last N' curve (thesis: 50)")
     references: list[str] = param(["resnet110", "wide_resnet110"],
-                                  choices=("resnet20", "resnet56", "resnet110", "wide_resnet110"),
+                                  choices=("resnet20", "resnet56", "resnet110", "wide_resnet110"), min_items=0,
                                   help="hand-designed networks also evaluated at search fidelity (Table 2)")
     train_seed: int = param(0, ge=0, help="training seed shared by every evaluation of the study")
     backend: str = param("inprocess", choices=BACKENDS, help="where trainings run; dask/ray: resnas.cluster")
     workers: int = param(1, ge=1, le=64)
     device: str = param("auto", choices=("auto", "cpu", "cuda"))
+
+    def __post_init__(self):
+        check_val_size(self.val_size, self.dataset)
+        require(self.low_lr_epochs < self.epochs,
+                f"low_lr_epochs={self.low_lr_epochs} must be below epochs={self.epochs} (the last epochs run at "
+                f"lr/10); allowed: 0 to {self.epochs - 1}")
+        require(self.window <= self.budget, f"window={self.window} must not exceed budget={self.budget} (it "
+                                            f"averages the last evaluations of a search); allowed: 1 to {self.budget}")
+        evolutions = [s for s in self.strategies if s.endswith("evolution")]
+        if evolutions:
+            # The initial population is drawn without repeats: a larger one than the space holds never ends,
+            # and one as large as the budget leaves no evaluation for a child (evolution = random search).
+            distinct = make_space(self).distinct_size()
+            require(self.population <= distinct,
+                    f"population={self.population} exceeds the {distinct} distinct networks of the space (filters="
+                    f"{list(self.filters)}, max_depth={self.max_depth}) that {', '.join(evolutions)} draw without "
+                    f"repeats; allowed: 2 to {distinct}")
+            require(self.population < self.budget,
+                    f"population={self.population} must be below budget={self.budget} so that {evolutions[0]} "
+                    f"makes a child; allowed: 2 to {self.budget - 1}")
+        if "local" in self.strategies:
+            require(self.local_starts <= self.local_samples,
+                    f"local_starts={self.local_starts} must not exceed local_samples={self.local_samples} (starts "
+                    f"are the best samples); allowed: 1 to {self.local_samples}")
+            require(self.local_samples < self.budget,
+                    f"local_samples={self.local_samples} must be below budget={self.budget} so that local search "
+                    f"takes a step; allowed: 1 to {self.budget - 1}")
 
 
 @dataclass(frozen=True)
@@ -74,7 +101,7 @@ class FinalParams:
     batch_size: int = param(128, ge=1, le=4096)
     lr: float = param(0.1, ge=1e-6, le=10.0)
     references: list[str] = param(["resnet110", "wide_resnet110"],
-                                  choices=("resnet20", "resnet56", "resnet110", "wide_resnet110"))
+                                  choices=("resnet20", "resnet56", "resnet110", "wide_resnet110"), min_items=0)
     seeds: list[int] = param([0], ge=0, help="repeated final trainings per network")
     max_params: int | None = param(None, ge=1)
     backend: str = param("inprocess", choices=BACKENDS, help="where trainings run; dask/ray: resnas.cluster")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from resnas.data import DATASETS
 from resnas.evaluate import BACKENDS
-from resnas.params import param
+from resnas.params import check_val_size, param, require
 
 MODES = ("anytime", "budgeted")
 
@@ -21,7 +21,7 @@ MODES = ("anytime", "budgeted")
 @dataclass(frozen=True)
 class Params:
     dataset: str = param("fashion_mnist", choices=DATASETS)
-    val_size: float = param(0.1, ge=0.0)
+    val_size: float = param(0.1, gt=0.0, help="validation images: a fraction in (0, 1), or a count")
     train_per_class: int | None = param(None, ge=1)
     val_per_class: int | None = param(None, ge=1)
     width_blocks: int = param(9, ge=1, le=200, help="blocks per section of the width family (ResNet-56: 9)")
@@ -43,6 +43,13 @@ class Params:
     backend: str = param("inprocess", choices=BACKENDS, help="where trainings run; dask/ray: resnas.cluster")
     workers: int = param(1, ge=1, le=64)
     device: str = param("auto", choices=("auto", "cpu", "cuda"))
+
+    def __post_init__(self):
+        check_val_size(self.val_size, self.dataset)
+        distinct = sorted(set(self.fidelities))
+        require(len(distinct) >= 2 and len(distinct) == len(self.fidelities),
+                f"fidelities={list(self.fidelities)} must be at least two different budgets, each once (the study "
+                f"correlates rankings between budgets); allowed: e.g. [5, 10, 20]")
 
 
 def families(p: Params) -> pd.DataFrame:

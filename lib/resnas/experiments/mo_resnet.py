@@ -24,7 +24,7 @@ import pandas as pd
 
 from resnas.data import DATASETS
 from resnas.evaluate import BACKENDS
-from resnas.params import param
+from resnas.params import check_val_size, param, require
 
 PRESET_NAMES = ("moresnet_small", "moresnet", "moresnet_mnist", "moresnet_cifar100")
 
@@ -49,7 +49,8 @@ class Params:
     dataset: str = param("fashion_mnist", choices=DATASETS)
     preset: str = param("moresnet", choices=PRESET_NAMES,
                         help="genome ranges: the paper's Table 4 per data set, or a CPU-sized 'moresnet_small'")
-    val_size: float = param(0.2, ge=0.0, help="the code's 80/20 split, seeded once for every individual")
+    val_size: float = param(0.2, gt=0.0, help="the code's 80/20 split, seeded once for every individual (a "
+                                              "fraction in (0, 1), or a count)")
     train_per_class: int | None = param(None, ge=1)
     val_per_class: int | None = param(None, ge=1)
     test_per_class: int | None = param(None, ge=1)
@@ -73,6 +74,13 @@ class Params:
     backend: str = param("inprocess", choices=BACKENDS, help="where trainings run; dask/ray: resnas.cluster")
     workers: int = param(1, ge=1, le=64)
     device: str = param("auto", choices=("auto", "cpu", "cuda"))
+
+    def __post_init__(self):
+        check_val_size(self.val_size, self.dataset)
+        if self.neighbours is not None:  # MOEA/D would silently cut T to N
+            require(self.neighbours <= self.population,
+                    f"neighbours={self.neighbours} exceeds population={self.population} (T neighbours among N "
+                    f"subproblems); allowed: 2 to {self.population}, or null for floor(N/5)")
 
 
 def check_data(p: Params, bundle) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from resnas.data import DATASETS
-from resnas.params import param
+from resnas.params import check_val_size, param, require
 from resnas.predictor import ENCODINGS, LOSSES, PredictorConfig, fit, kendall_tau, split_indices
 
 
@@ -22,7 +22,7 @@ class Params:
     # the archive this notebook builds when there is no search archive
     n_architectures: int = param(60, ge=4, help="random networks to evaluate when no search archive exists")
     dataset: str = param("fashion_mnist", choices=DATASETS)
-    val_size: float = param(0.1, ge=0.0)
+    val_size: float = param(0.1, gt=0.0, help="validation images: a fraction in (0, 1), or a count")
     train_per_class: int | None = param(None, ge=1)
     val_per_class: int | None = param(None, ge=1)
     epochs: int = param(20, ge=1, le=1000)
@@ -50,6 +50,25 @@ class Params:
     population: int = param(50, ge=2)
     n_score: int = param(10000, ge=1, help="random networks scored exhaustively (the public code's search)")
     top: int = param(3, ge=1, help="picks of each method trained to measure their true accuracy")
+
+    def __post_init__(self):
+        check_val_size(self.val_size, self.dataset)
+        require(self.low_lr_epochs < self.epochs,
+                f"low_lr_epochs={self.low_lr_epochs} must be below epochs={self.epochs} (the last epochs run at "
+                f"lr/10); allowed: 0 to {self.epochs - 1}")
+        distinct = space_of(self).distinct_size()
+        space = (f"the {distinct} distinct networks of the space (filters={list(self.filters)}, "
+                 f"max_depth={self.max_depth})")
+        # Both are drawn without repeats: more than the space holds never ends (evolution) or silently gives
+        # fewer (the archive built here).
+        require(self.population <= distinct, f"population={self.population} exceeds {space}; allowed: 2 to {distinct}")
+        require(self.n_architectures <= distinct,
+                f"n_architectures={self.n_architectures} exceeds {space}; allowed: 4 to {distinct}")
+        require(self.population < self.evolution_steps,
+                f"population={self.population} must be below evolution_steps={self.evolution_steps} so that the "
+                f"evolution makes a child; allowed: 2 to {self.evolution_steps - 1}")
+        require(self.top <= self.n_score, f"top={self.top} must not exceed n_score={self.n_score} (picks come from "
+                                          f"that sample); allowed: 1 to {self.n_score}")
 
 
 def space_of(p: Params):
