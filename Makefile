@@ -47,7 +47,7 @@ test: $(STAMP) $(CLUSTER) data ## the whole suite, notebooks on the ci profile i
 test-fast: $(STAMP) data ## the suite without the notebooks
 	$(PY) -m pytest -q -m "not notebook"
 
-check: $(STAMP) ## validate every params file of PROFILE, train nothing
+check: $(STAMP) ## validate every params file of PROFILE and its data's availability, train nothing
 	$(PY) -m resnas.pipeline check --profile $(PROFILE)
 
 reproduce: $(STAMP) data ## run every notebook on PROFILE, write results/PROFILE/README.md
@@ -56,8 +56,10 @@ reproduce: $(STAMP) data ## run every notebook on PROFILE, write results/PROFILE
 readme: $(STAMP) ## rewrite results/PROFILE/README.md from what is there
 	$(PY) -m resnas.pipeline readme --profile $(PROFILE)
 
+# ARGS="seeds=[0,1] epochs=5": per-run overrides, one --set each (no spaces inside a value); validated like
+# the params file and recorded in the run's params.yaml
 $(NOTEBOOKS): $(STAMP) data
-	$(PY) -m resnas.pipeline run --profile $(PROFILE) $@
+	$(PY) -m resnas.pipeline run --profile $(PROFILE) $(foreach a,$(ARGS),--set '$(a)') $@
 
 lab: $(STAMP) ## start JupyterLab on notebooks/ (jupytext opens the .py sources as notebooks)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
@@ -65,5 +67,12 @@ lab: $(STAMP) ## start JupyterLab on notebooks/ (jupytext opens the .py sources 
 bench: $(STAMP) ## three ratios: engine vs DataLoader, K at once vs in turn, projected paper search time
 	$(PY) -m resnas.bench
 
-clean: ## remove results of PROFILE (keeps data/ and .venv)
-	rm -rf results/$(PROFILE)
+# A profile is ci, default, paper or a folder under params/, named with letters, digits, _ and - only: checked here
+# (without the venv) so that no PROFILE (../x, an empty one, a glob) can make `clean` remove anything outside results/.
+KNOWN_PROFILES := $(sort ci default paper $(patsubst params/%/,%,$(wildcard params/*/)))
+
+clean: ## remove results/PROFILE: outputs, store (archives) and all (keeps data/ and .venv)
+	@$(if $(filter-out 1,$(words $(PROFILE)))$(findstring %,$(PROFILE))$(filter-out $(KNOWN_PROFILES),$(PROFILE)),\
+	  echo "error: PROFILE='$(PROFILE)' is not a profile; allowed: $(KNOWN_PROFILES)" >&2; exit 2)
+	@case '$(PROFILE)' in *[!A-Za-z0-9_-]*) echo "error: PROFILE='$(PROFILE)' may hold only letters, digits, _ and -" >&2; exit 2;; esac
+	rm -rf -- 'results/$(PROFILE)'

@@ -23,7 +23,10 @@
 
 # %% tags=["parameters"]
 profile = "default"
-out_dir = None  # default: results/<profile>/quickstart
+out_dir = None  # default: results/<profile>/quickstart/; make passes a fresh folder, swapped in on success
+store_dir = None  # default: results/<profile>/store/quickstart/: the archive, kept across runs
+results_dir = None  # default: results/<profile>/ (where other notebooks' folders are)
+params_root = None  # default: params/ of this repository
 overrides = {}
 
 # %%
@@ -37,12 +40,13 @@ from resnas.data import DataSpec
 from resnas.evaluate import Evaluator, history_frame
 from resnas.experiments.quickstart import Params
 from resnas.params import load_profile
-from resnas.report import Output
+from resnas.report import REPOSITORY, Output
 from resnas.spaces.era import EraConfig
 from resnas.train import TrainRecipe
 
-P = load_profile(Params, "00_quickstart", profile, overrides)
-out = Output(out_dir or f"results/{profile}/quickstart", "Quickstart: two small ResNets and the archive", P)
+P = load_profile(Params, "00_quickstart", profile, overrides, root=params_root or REPOSITORY / "params")
+out = Output.open("quickstart", profile, "Quickstart: two small ResNets and the archive", P,
+                  out_dir, store_dir, results_dir)
 P
 
 # %% [markdown]
@@ -57,14 +61,14 @@ for name, cfg in configs.items():
 # %% [markdown]
 # ## Train them on each data set
 # One `Evaluator` per data set: a data spec, a training recipe and a seed define the fidelity; the archive
-# (`archive.sqlite` in the result folder) keys every record by all of these.
+# (`archive.sqlite` in `results/<profile>/store/quickstart/`, kept across runs) keys every record by all of these.
 
 # %%
 recipe = TrainRecipe(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, schedule="cosine")
 rows, curves = [], []
 for dataset in P.datasets:
     spec = DataSpec(name=dataset, train_per_class=P.train_per_class, val_per_class=P.val_per_class, seed=P.seed)
-    ev = Evaluator(out.path / "archive.sqlite", spec, recipe, seed=P.seed, device=P.device)
+    ev = Evaluator(out.store / "archive.sqlite", spec, recipe, seed=P.seed, device=P.device)
     records = ev.map([("era", cfg) for cfg in configs.values()], desc=dataset)
     for name, rec in zip(configs, records):
         rows.append({"dataset": dataset, "model": name, "status": rec.status, "params": rec.params,
@@ -87,7 +91,7 @@ out.figure(fig, "learning_curves", "Validation accuracy and training loss per ep
 # file stands for a new session after a crash.
 
 # %%
-ev = Evaluator(out.path / "archive.sqlite", spec, recipe, seed=P.seed, device=P.device)
+ev = Evaluator(out.store / "archive.sqlite", spec, recipe, seed=P.seed, device=P.device)
 t0 = time.perf_counter()
 again = ev.map([("era", cfg) for cfg in configs.values()])
 seconds = time.perf_counter() - t0

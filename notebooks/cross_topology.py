@@ -24,7 +24,10 @@
 
 # %% tags=["parameters"]
 profile = "default"
-out_dir = None  # default: results/<profile>/cross_topology
+out_dir = None  # default: results/<profile>/cross_topology/; make passes a fresh folder, swapped in on success
+store_dir = None  # default: results/<profile>/store/cross_topology/: archives and state, if any, kept across runs
+results_dir = None  # default: results/<profile>/ (where other notebooks' folders are)
+params_root = None  # default: params/ of this repository
 overrides = {}
 
 # %%
@@ -35,11 +38,13 @@ from resnas import plots
 from resnas.data import load
 from resnas.experiments import ectonas
 from resnas.params import load_profile
-from resnas.report import Output
+from resnas.report import REPOSITORY, Output
 
-P = load_profile(ectonas.AblationParams, "cross_topology", profile, overrides)
+P = load_profile(ectonas.AblationParams, "cross_topology", profile, overrides,
+                 root=params_root or REPOSITORY / "params")
 torch.set_num_threads(P.threads)
-out = Output(out_dir or f"results/{profile}/cross_topology", "ECToNAS: CNN ↔ MLP crossings on tabular data (Table 3)", P)
+out = Output.open("cross_topology", profile, "ECToNAS: CNN ↔ MLP crossings on tabular data (Table 3)", P,
+                  out_dir, store_dir, results_dir)
 P
 
 # %%

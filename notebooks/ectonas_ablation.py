@@ -25,7 +25,10 @@
 
 # %% tags=["parameters"]
 profile = "default"
-out_dir = None  # default: results/<profile>/ectonas_ablation
+out_dir = None  # default: results/<profile>/ectonas_ablation/; make passes a fresh folder, swapped in on success
+store_dir = None  # default: results/<profile>/store/ectonas_ablation/: archives and state, if any, kept across runs
+results_dir = None  # default: results/<profile>/ (where other notebooks' folders are)
+params_root = None  # default: params/ of this repository
 overrides = {}
 
 # %%
@@ -36,12 +39,13 @@ from IPython.display import display
 from resnas import plots
 from resnas.experiments import ectonas
 from resnas.params import load_profile
-from resnas.report import Output
+from resnas.report import REPOSITORY, Output
 
-P = load_profile(ectonas.AblationParams, "ectonas_ablation", profile, overrides)
+P = load_profile(ectonas.AblationParams, "ectonas_ablation", profile, overrides,
+                 root=params_root or REPOSITORY / "params")
 torch.set_num_threads(P.threads)
-out = Output(out_dir or f"results/{profile}/ectonas_ablation", "ECToNAS: greedy, balanced, random and baseline "
-             "(Tables 1–2, Figures 5–6)", P)
+out = Output.open("ectonas_ablation", profile, "ECToNAS: greedy, balanced, random and baseline "
+                  "(Tables 1–2, Figures 5–6)", P, out_dir, store_dir, results_dir)
 P
 
 # %%

@@ -21,7 +21,10 @@
 
 # %% tags=["parameters"]
 profile = "default"
-out_dir = None  # default: results/<profile>/era_final
+out_dir = None  # default: results/<profile>/era_final/; make passes a fresh folder, swapped in on success
+store_dir = None  # default: results/<profile>/store/era_final/: the archive, kept across runs
+results_dir = None  # default: results/<profile>/ (where other notebooks' folders are)
+params_root = None  # default: params/ of this repository
 overrides = {}
 
 # %%
@@ -35,12 +38,13 @@ from resnas.data import DataSpec
 from resnas.evaluate import Evaluator, history_frame
 from resnas.experiments import era
 from resnas.params import load_profile
-from resnas.report import Output
+from resnas.report import REPOSITORY, Output
 from resnas.train import TrainRecipe
 
-P = load_profile(era.FinalParams, "era_final", profile, overrides)
-out = Output(out_dir or f"results/{profile}/era_final", "ERA: final training of the best found networks", P)
-search_dir = Path(P.search_results or (Path(out.path).parent / "era_search"))
+P = load_profile(era.FinalParams, "era_final", profile, overrides, root=params_root or REPOSITORY / "params")
+out = Output.open("era_final", profile, "ERA: final training of the best found networks", P,
+                  out_dir, store_dir, results_dir)
+search_dir = Path(P.search_results or out.results / "era_search")  # its published tables
 if not (search_dir / "best.csv").exists():
     raise FileNotFoundError(f"search_results={str(search_dir)!r} has no best.csv: run the era_search notebook "
                             f"on profile {profile!r} first (make era_search PROFILE={profile})")
@@ -57,7 +61,7 @@ recipe = TrainRecipe(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, schedule
                      milestones=(0.5, 0.75), max_params=P.max_params)
 rows, records = [], []
 for seed in P.seeds:
-    ev = Evaluator(out.path / "archive.sqlite", spec, recipe, seed=seed, backend=P.backend, workers=P.workers,
+    ev = Evaluator(out.store / "archive.sqlite", spec, recipe, seed=seed, backend=P.backend, workers=P.workers,
                    device=P.device, progress=False)
     for cand, rec in zip(candidates.itertuples(), ev.map([("era", c) for c in candidates.config])):
         rows.append({"model": cand.model, "seed": seed, "layers": cand.layers, "params": rec.params,

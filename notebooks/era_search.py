@@ -37,7 +37,10 @@
 
 # %% tags=["parameters"]
 profile = "default"
-out_dir = None  # default: results/<profile>/era_search
+out_dir = None  # default: results/<profile>/era_search/; make passes a fresh folder, swapped in on success
+store_dir = None  # default: results/<profile>/store/era_search/: the archive, kept across runs
+results_dir = None  # default: results/<profile>/ (where other notebooks' folders are)
+params_root = None  # default: params/ of this repository
 overrides = {}
 
 # %%
@@ -49,11 +52,12 @@ from resnas.data import DataSpec
 from resnas.evaluate import Evaluator
 from resnas.experiments import era
 from resnas.params import load_profile
-from resnas.report import Output
+from resnas.report import REPOSITORY, Output
 from resnas.train import TrainRecipe
 
-P = load_profile(era.SearchParams, "era_search", profile, overrides)
-out = Output(out_dir or f"results/{profile}/era_search", "ERA: six search strategies on the 8-parameter ResNet space", P)
+P = load_profile(era.SearchParams, "era_search", profile, overrides, root=params_root or REPOSITORY / "params")
+out = Output.open("era_search", profile, "ERA: six search strategies on the 8-parameter ResNet space", P,
+                  out_dir, store_dir, results_dir)
 space = era.make_space(P)
 print(f"space: filters {P.filters}, section depths up to {P.max_depth}: {space.size():,} configurations")
 P
@@ -69,7 +73,7 @@ spec = DataSpec(name=P.dataset, val_size=P.val_size, train_per_class=P.train_per
                 val_per_class=P.val_per_class, seed=0)
 recipe = TrainRecipe(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, schedule="era_search",
                      low_lr_epochs=P.low_lr_epochs, max_params=P.max_params)
-ev = Evaluator(out.path / "archive.sqlite", spec, recipe, seed=P.train_seed, backend=P.backend,
+ev = Evaluator(out.store / "archive.sqlite", spec, recipe, seed=P.train_seed, backend=P.backend,
                workers=P.workers, device=P.device, progress=False)
 trials = era.run_study(P, ev)
 out.table(trials, "trials", "Every evaluation of every search", readme=False)

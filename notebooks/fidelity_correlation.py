@@ -26,12 +26,13 @@
 
 # %% tags=["parameters"]
 profile = "default"
-out_dir = None  # default: results/<profile>/fidelity_correlation
+out_dir = None  # default: results/<profile>/fidelity_correlation/; make passes a fresh folder, swapped in on success
+store_dir = None  # default: results/<profile>/store/fidelity_correlation/: the archives, kept across runs
+results_dir = None  # default: results/<profile>/ (where other notebooks' folders are)
+params_root = None  # default: params/ of this repository
 overrides = {}
 
 # %%
-from pathlib import Path
-
 import pandas as pd
 from IPython.display import display
 
@@ -40,10 +41,12 @@ from resnas.data import DataSpec
 from resnas.evaluate import Evaluator
 from resnas.experiments import fidelity
 from resnas.params import load_profile
-from resnas.report import Output
+from resnas.report import REPOSITORY, Output, store_of
 
-P = load_profile(fidelity.Params, "fidelity_correlation", profile, overrides)
-out = Output(out_dir or f"results/{profile}/fidelity_correlation", "Fidelity: rank correlation across training budgets", P)
+P = load_profile(fidelity.Params, "fidelity_correlation", profile, overrides,
+                 root=params_root or REPOSITORY / "params")
+out = Output.open("fidelity_correlation", profile, "Fidelity: rank correlation across training budgets", P,
+                  out_dir, store_dir, results_dir)
 P
 
 # %% [markdown]
@@ -78,7 +81,7 @@ spec = DataSpec(name=P.dataset, val_size=P.val_size, train_per_class=P.train_per
 
 
 def evaluator_for(recipe):
-    return Evaluator(out.path / "archive.sqlite", spec, recipe, seed=P.seed, backend=P.backend, workers=P.workers,
+    return Evaluator(out.store / "archive.sqlite", spec, recipe, seed=P.seed, backend=P.backend, workers=P.workers,
                      device=P.device)
 
 
@@ -119,7 +122,7 @@ out.figure(fig, "intervals", "Correlation with the longest budget and its bootst
 # networks like the last one does, per block type, depth and width bucket (the thesis's depth-bias question)?
 
 # %%
-search_dir = Path(P.search_results or Path(out.path).parent / "era_search")
+search_dir = store_of(P.search_results or out.results / "era_search")  # the search's store holds its archive
 if (search_dir / "archive.sqlite").exists():
     curves = fidelity.archive_curves(search_dir)
     last = int(curves.epoch.max())
@@ -141,7 +144,7 @@ else:
 # %%
 if P.retrain_sample and (search_dir / "archive.sqlite").exists():
     def evaluator_at(spec, recipe, seed):
-        return Evaluator(out.path / "archive.sqlite", spec, recipe, seed=seed, backend=P.backend,
+        return Evaluator(out.store / "archive.sqlite", spec, recipe, seed=seed, backend=P.backend,
                          workers=P.workers, device=P.device)
 
     long = fidelity.retrain_archive_sample(search_dir, P.retrain_sample, P.retrain_epochs, evaluator_at, P.seed)

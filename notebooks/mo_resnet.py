@@ -23,7 +23,10 @@
 
 # %% tags=["parameters"]
 profile = "default"
-out_dir = None  # default: results/<profile>/mo_resnet
+out_dir = None  # default: results/<profile>/mo_resnet/; make passes a fresh folder, swapped in on success
+store_dir = None  # default: results/<profile>/store/mo_resnet/: the archive, MOEA/D states, retrainings
+results_dir = None  # default: results/<profile>/ (where other notebooks' folders are)
+params_root = None  # default: params/ of this repository
 overrides = {}
 
 # %%
@@ -37,11 +40,12 @@ from resnas.data import load
 from resnas.evaluate import Evaluator
 from resnas.experiments import mo_resnet
 from resnas.params import load_profile
-from resnas.report import Output
+from resnas.report import REPOSITORY, Output
 from resnas.search.moead_benchmark import summarise, zdt_igd_table
 
-P = load_profile(mo_resnet.Params, "mo_resnet", profile, overrides)
-out = Output(out_dir or f"results/{profile}/mo_resnet", "MO-ResNet: MOEA/D with Chebyshev decomposition, α sweeps", P)
+P = load_profile(mo_resnet.Params, "mo_resnet", profile, overrides, root=params_root or REPOSITORY / "params")
+out = Output.open("mo_resnet", profile, "MO-ResNet: MOEA/D with Chebyshev decomposition, α sweeps", P,
+                  out_dir, store_dir, results_dir)
 P
 
 # %% [markdown]
@@ -63,11 +67,11 @@ display(igd_summary)
 bundle = load(mo_resnet.data_spec(P))
 mo_resnet.check_data(P, bundle)  # a preset for another image size fails here, before any training
 space = mo_resnet.space_of(P)
-evaluator = Evaluator(out.path / "archive.sqlite", mo_resnet.data_spec(P), mo_resnet.search_recipe(P), seed=P.seed,
+evaluator = Evaluator(out.store / "archive.sqlite", mo_resnet.data_spec(P), mo_resnet.search_recipe(P), seed=P.seed,
                       backend=P.backend, workers=P.workers, device=P.device, progress=False)
 fronts, logs = [], []
 for alpha in P.alphas:
-    moead, log = mo_resnet.run_alpha(P, alpha, evaluator, out.path / f"moead_alpha{alpha:g}.json")
+    moead, log = mo_resnet.run_alpha(P, alpha, evaluator, out.store / f"moead_alpha{alpha:g}.json")
     fronts.append(mo_resnet.pareto_frame(moead, alpha, space, bundle.input_shape[0], bundle.num_classes,
                                          bundle.input_shape[1:]))
     logs.append(log)
@@ -115,7 +119,7 @@ jobs = chosen.genome.drop_duplicates().tolist()
 rows = []
 for genome in tqdm(jobs, desc="retraining EP members"):
     for seed in P.retrain_seeds:
-        rows.append(mo_resnet.retrain(P, genome, seed, out.path / "retrain", device=P.device))
+        rows.append(mo_resnet.retrain(P, genome, seed, out.store / "retrain", device=P.device))
 retrained = out.table(pd.DataFrame(rows), "retrained", "Every retraining: validation and test error per seed", readme=False)
 table = out.table(mo_resnet.paper_table(chosen, retrained), "table",
                   f"Ours ({P.dataset}): α, k = |EP|, fitness ×100, parameters, best and mean error ± sd over "

@@ -33,7 +33,10 @@
 
 # %% tags=["parameters"]
 profile = "default"
-out_dir = None  # default: results/<profile>/pooling_trials
+out_dir = None  # default: results/<profile>/pooling_trials/; make passes a fresh folder, swapped in on success
+store_dir = None  # default: results/<profile>/store/pooling_trials/: archives and state, if any, kept across runs
+results_dir = None  # default: results/<profile>/ (where other notebooks' folders are)
+params_root = None  # default: params/ of this repository
 overrides = {}
 
 # %%
@@ -43,11 +46,13 @@ from IPython.display import display
 from resnas import plots
 from resnas.experiments import ectonas
 from resnas.params import load_profile
-from resnas.report import Output
+from resnas.report import REPOSITORY, Output
 
-P = load_profile(ectonas.PoolingParams, "pooling_trials", profile, overrides)
+P = load_profile(ectonas.PoolingParams, "pooling_trials", profile, overrides,
+                 root=params_root or REPOSITORY / "params")
 torch.set_num_threads(P.threads)
-out = Output(out_dir or f"results/{profile}/pooling_trials", "ECToNAS: pooling trials (Table 4)", P)
+out = Output.open("pooling_trials", profile, "ECToNAS: pooling trials (Table 4)", P,
+                  out_dir, store_dir, results_dir)
 P
 
 # %%

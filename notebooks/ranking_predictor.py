@@ -24,13 +24,14 @@
 
 # %% tags=["parameters"]
 profile = "default"
-out_dir = None  # default: results/<profile>/ranking_predictor
+out_dir = None  # default: results/<profile>/ranking_predictor/; make passes a fresh folder, swapped in on success
+store_dir = None  # default: results/<profile>/store/ranking_predictor/: archives, kept across runs
+results_dir = None  # default: results/<profile>/ (where other notebooks' folders are)
+params_root = None  # default: params/ of this repository
 overrides = {}
 
 # %%
 import time
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from IPython.display import display
@@ -40,24 +41,25 @@ from resnas.data import DataSpec
 from resnas.evaluate import Evaluator, archive_fidelity
 from resnas.experiments import ranking
 from resnas.params import load_profile
-from resnas.report import Output
+from resnas.report import REPOSITORY, Output, store_of
 from resnas.spaces.era import EraConfig
 from resnas.train import TrainRecipe
 
-P = load_profile(ranking.Params, "ranking_predictor", profile, overrides)
-out = Output(out_dir or f"results/{profile}/ranking_predictor", "RNAS: a learned ranking predictor on the ERA space", P)
+P = load_profile(ranking.Params, "ranking_predictor", profile, overrides, root=params_root or REPOSITORY / "params")
+out = Output.open("ranking_predictor", profile, "RNAS: a learned ranking predictor on the ERA space", P,
+                  out_dir, store_dir, results_dir)
 P
 
 # %% [markdown]
 # ## The archive: networks with known accuracy
 
 # %%
-search_dir = Path(P.search_results or Path(out.path).parent / "era_search")
+search_dir = store_of(P.search_results or out.results / "era_search")  # the search's store holds its archive
 if (search_dir / "archive.sqlite").exists():
     archive_path = search_dir / "archive.sqlite"
     source = f"the era_search archive ({search_dir})"
 else:  # build one: random networks of the space, trained with this profile's recipe
-    archive_path = out.path / "archive.sqlite"
+    archive_path = out.store / "archive.sqlite"
     spec = DataSpec(name=P.dataset, val_size=P.val_size, train_per_class=P.train_per_class,
                     val_per_class=P.val_per_class, seed=0)
     recipe = TrainRecipe(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, low_lr_epochs=P.low_lr_epochs)
@@ -159,7 +161,7 @@ evo_seconds = time.perf_counter() - t0
 out.note(f"**Speed.** Encoding and scoring {P.n_score:,} random networks took {seconds:.3f} s on the CPU; "
          f"{P.evolution_steps} steps of predictor-guided evolution took {evo_seconds:.1f} s.")
 picks = pd.concat([picks_a, picks_b], ignore_index=True)
-ev = Evaluator(out.path / "picks.sqlite", data_spec, recipe, seed=train_seed, device=P.device)
+ev = Evaluator(out.store / "picks.sqlite", data_spec, recipe, seed=train_seed, device=P.device)
 records = ev.map([("era", EraConfig.from_json(c)) for c in picks.config], desc="training the picks")
 ev.close()
 picks["accuracy"] = [100 * r.final_val_acc if r.ok else np.nan for r in records]

@@ -76,7 +76,7 @@ def check_ranking(folder: Path):
     # it learned from the era_search archive of the same run: as many networks as that search trained
     from resnas.experiments.ranking import archive_frame
 
-    frame = archive_frame(folder.parent / "era_search" / "archive.sqlite")
+    frame = archive_frame(folder.parent / "store" / "era_search" / "archive.sqlite")
     full = study[study.fraction == 1.0]
     assert (full.n_train + full.n_test).eq(len(frame)).all() and len(frame) > 10
     assert len(pd.read_csv(folder / "sweep.csv")) == 2

@@ -36,6 +36,42 @@ def test_markdown_table_formats_and_truncates():
     assert len(markdown_table(pd.DataFrame({"x": range(100)}), max_rows=5).splitlines()) == 7
 
 
+def test_output_open_places_outputs_store_and_results(tmp_path):
+    from resnas.report import store_of
+
+    out = Output.open("exp", "ci", "An experiment", results_dir=tmp_path)
+    assert (out.path, out.store, out.results) == (tmp_path / "exp", tmp_path / "store" / "exp", tmp_path)
+    assert out.store.is_dir() and store_of(out.path) == out.store
+    staged = Output.open("exp", "ci", "An experiment", out_dir=tmp_path / "stage", results_dir=tmp_path)
+    assert staged.path == tmp_path / "stage" and staged.store == out.store  # staging shares the store
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "archive.sqlite").write_bytes(b"")
+    assert store_of(tmp_path / "old") == tmp_path / "old"  # a folder holding its own archive is its store
+    try:
+        Output.open("exp", "../x", "An experiment")
+    except ValueError as exc:
+        assert "profile='../x'" in str(exc)
+    else:
+        raise AssertionError("a profile name with '/' was accepted")
+
+
+def test_readme_opens_with_wall_times_and_marks_a_failed_run(tmp_path):
+    Output(tmp_path / "a", "Experiment A").note("A's note.")
+    Output(tmp_path / "b", "Experiment B").note("B's old note.")
+    runs = {"nb_a": {"folder": "a", "status": "ok", "seconds": 30, "finished": "t1"},
+            "nb_b": {"folder": "b", "status": "failed", "seconds": 120, "finished": "t2", "error": "KeyError: 'x'",
+                     "failed_dir": "b.failed"}}
+    text = write_readme(tmp_path, ["a", "b"], runs=runs).read_text()
+    lines = text.splitlines()
+    start = lines.index("| notebook | status | wall time | finished |")
+    assert lines[start + 2] == "| nb_a | ok | 30 s | t1 |"
+    assert lines[start + 3].startswith("| nb_b | **FAILED**: KeyError: 'x'") and "`b.failed/nb_b.ipynb`" in lines[start + 3]
+    assert lines[start + 4] == "| total | | 2.5 min | |"
+    section_b = text[text.index("## Experiment B"):]
+    assert "latest run failed" in section_b and "previous successful run" in section_b
+    assert "latest run failed" not in text[text.index("## Experiment A"):text.index("## Experiment B")]
+
+
 def test_pipeline_readme_shows_every_notebook_from_the_folders_alone(tmp_path):
     """The results README as `make readme` writes it, from result folders made here (no notebook needs to have
     run first): each notebook's section in run order, every figure linked, every README table shown, every

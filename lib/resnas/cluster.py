@@ -31,8 +31,9 @@ def dask_executor(address: str | None = None, workers: int = 2, threads_per_work
     if address:
         client = Client(address)
     else:
+        # host: the scheduler speaks unauthenticated tcp://, so it listens on this machine only
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=None, host="127.0.0.1")
         client = Client(cluster)
     return _DaskExecutor(client)
 

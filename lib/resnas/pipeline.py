@@ -1,61 +1,313 @@
 """Run notebooks through papermill on a profile: `python -m resnas.pipeline run --profile default`.
 
-For each notebook: validate `params/<profile>/<notebook>.yaml` against its dataclass (so a bad file stops in a
-second, before any training), convert the jupytext source `notebooks/<notebook>.py` to .ipynb, execute it with
-papermill (kernel python3, cwd = repository root) into `results/<profile>/<folder>/<notebook>.ipynb`, and
-finally write `results/<profile>/README.md` from what the notebooks saved.
+For each notebook: validate `params/<profile>/<notebook>.yaml` (plus any `--set key=value` overrides) against its
+dataclass and check that every data set it names is available, so a bad file or an offline data set stops in a
+second, before any training. Then, holding a lock per (profile, notebook), convert the jupytext source
+`notebooks/<notebook>.py` to .ipynb and execute it with papermill (kernel python3, cwd = repository root) into a
+fresh staging folder, executed notebook included. On success the staging folder is swapped in whole for
+`results/<profile>/<folder>/`; on failure the published folder stays as it was and the staging folder is kept as
+`results/<profile>/<folder>.failed/` (its executed notebook shows the traceback). Archives and search state live
+in `results/<profile>/store/<folder>/`, which no run swaps or cleans, so a rerun resumes. `run` carries on past a
+failed notebook, writes `results/<profile>/README.md` with the failure marked and each notebook's wall time (kept
+in `results/<profile>/timings.json`), and exits 1.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from resnas.experiments import EXPERIMENTS, get_experiment
-from resnas.params import ParamError, load_profile
-from resnas.report import write_readme
+from resnas.params import PROFILES, ParamError, load_profile
+from resnas.report import PROFILE_NAME, _atomic_write, write_readme
 
 ROOT = Path(__file__).resolve().parents[2]  # lib/resnas/pipeline.py -> repository root
+PARAMS_ROOT = ROOT / "params"
+NOTEBOOKS = ROOT / "notebooks"
+RESULTS = ROOT / "results"  # results/<profile>/
 
 
-def check(profile: str, notebooks: list[str], params_root: Path = ROOT / "params") -> None:
-    """Validate every notebook's parameters on `profile`; raise ParamError on the first fault."""
+class NotebookLocked(RuntimeError):
+    """Another live run of the same notebook on the same profile holds its lock."""
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; its executed copy, traceback included, is in `failed_dir`."""
+
+    def __init__(self, message: str, failed_dir: Path):
+        super().__init__(message)
+        self.failed_dir = failed_dir
+
+
+# ---------------------------------------------------------------- profiles and parameters
+
+def validate_profile(profile: str, params_root: str | os.PathLike = PARAMS_ROOT) -> str:
+    """`profile` if it names a profile: ci, default, paper or a folder under `params_root`, in letters, digits,
+    '_' and '-' only (so no profile can point outside `results/`); ParamError otherwise."""
+    root = Path(params_root)
+    known = set(PROFILES) | ({d.name for d in root.iterdir() if d.is_dir() and PROFILE_NAME.fullmatch(d.name)}
+                             if root.is_dir() else set())
+    if not PROFILE_NAME.fullmatch(profile) or profile not in known:
+        raise ParamError(f"profile={profile!r} is not allowed; allowed: {', '.join(sorted(known))} "
+                         f"(or another folder under {root}/ named with letters, digits, '_' and '-')")
+    return profile
+
+
+def datasets_named(p) -> list[str]:
+    """Every data set a params dataclass names: fields `dataset`, `datasets` and `*_dataset` (empty = default)."""
+    names = []
+    for f in dataclasses.fields(p):
+        if f.name in ("dataset", "datasets") or f.name.endswith("_dataset"):
+            value = getattr(p, f.name)
+            names += [v for v in (value if isinstance(value, (tuple, list)) else (value,)) if v]
+    return list(dict.fromkeys(names))
+
+
+def check_notebook(notebook: str, profile: str, params_root: str | os.PathLike = PARAMS_ROOT,
+                   overrides: dict | None = None) -> str:
+    """Validate one notebook's parameters and the availability of its data sets, training nothing; return the
+    line that says what was checked. ParamError / DataUnavailable on the first fault."""
+    from resnas.data import check_available
+    from resnas.params import check_summary
+
+    p = load_profile(get_experiment(notebook).params_class(), notebook, profile, overrides, root=params_root)
+    datasets = datasets_named(p)
+    for name in datasets:
+        check_available(name)
+    return f"{check_summary(p, label=notebook)}; data available: {', '.join(datasets) or 'none named'}"
+
+
+def check(profile: str, notebooks: list[str], params_root: str | os.PathLike = PARAMS_ROOT,
+          overrides: dict | None = None, say=print) -> None:
+    """`check_notebook` for each notebook, printing one line each; stops at the first fault."""
+    validate_profile(profile, params_root)
     for nb in notebooks:
-        load_profile(get_experiment(nb).params_class(), nb, profile, root=params_root)
+        say(f"[{profile}] ok {check_notebook(nb, profile, params_root, overrides)}")
 
 
-def run_notebook(notebook: str, profile: str, results: Path | None = None, log_output: bool = False) -> Path:
+# ---------------------------------------------------------------- the lock
+
+def _read_holder(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def _describe(holder: dict) -> str:
+    return (f"pid {holder.get('pid', '?')} on {holder.get('host', '?')} since {holder.get('started', '?')}"
+            if holder else "a run that has not written its name yet")
+
+
+@contextlib.contextmanager
+def notebook_lock(results: Path, notebook: str, say=print):
+    """Hold `results/.locks/<notebook>.lock` for the duration: two runs of one notebook on one profile never
+    interleave their outputs. The file is created with O_EXCL and names its holder {pid, host, started}; the
+    holder also keeps an flock on it, which the kernel drops when the process dies however it dies, so a lock
+    left by a dead run (stale) is taken over, with a message, and a live holder is refused at once."""
+    path = results / ".locks" / f"{notebook}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": dt.datetime.now().isoformat(timespec="seconds")}
+    for _ in range(20):
+        try:
+            fd, created = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644), True
+        except FileExistsError:
+            try:
+                fd, created = os.open(path, os.O_RDWR), False
+            except FileNotFoundError:  # released between the two opens: try again
+                continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise NotebookLocked(f"{notebook} is already running on this profile: {_describe(_read_holder(path))} "
+                                 f"holds {path}; wait for it to finish (or stop that process)") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:  # we locked a file its holder had just released and unlinked: start over
+            os.close(fd)
+            continue
+        if not created:
+            say(f"taking over the stale lock {path}: {_describe(_read_holder(path))} no longer runs")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
+        break
+    else:
+        raise NotebookLocked(f"could not take {path}: it keeps changing hands")
+    try:
+        yield me
+    finally:
+        path.unlink(missing_ok=True)  # unlink before unlocking: a waiter then sees a new inode and starts over
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _short_lock(path: Path):
+    """A blocking flock for a read-modify-write of a small shared file (timings.json)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+# ---------------------------------------------------------------- timings
+
+def load_timings(results: Path) -> dict[str, dict]:
+    path = results / "timings.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def record_run(results: Path, notebook: str, entry: dict) -> None:
+    """Set `notebook`'s row of `results/timings.json` (read-modify-write under a lock, written atomically), so a
+    single `make <notebook>` updates its own row without losing another run's."""
+    with _short_lock(results / ".locks" / "timings.lock"):
+        runs = load_timings(results)
+        runs[notebook] = entry
+        _atomic_write(results / "timings.json", lambda p: p.write_text(json.dumps(runs, indent=1)))
+
+
+# ---------------------------------------------------------------- staging and swap
+
+def _leftovers(staging_root: Path, folder: str) -> list[Path]:
+    if not staging_root.is_dir():
+        return []
+    return [p for p in staging_root.iterdir() if p.name.removesuffix(".old").rsplit("-", 1)[0] == folder]
+
+
+def _recover(results: Path, folder: str) -> None:
+    """Called under the notebook's lock, so no other run of it is alive: a swap killed between its two renames
+    left the published folder as `.staging/<folder>-<pid>.old`; put it back. Then drop what dead runs left."""
+    staging_root = results / ".staging"
+    published = results / folder
+    old = sorted((p for p in _leftovers(staging_root, folder) if p.name.endswith(".old")),
+                 key=lambda p: p.stat().st_mtime)
+    if not published.exists() and old:
+        os.rename(old[-1], published)
+    for p in _leftovers(staging_root, folder):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def publish(staging: Path, published: Path) -> None:
+    """Swap `staging` in for `published`: two renames on one file system (the old folder is moved aside, the new
+    one moved in, the old one removed), so readers see the old run or the new one, never a mix."""
+    trash = staging.with_name(staging.name + ".old")
+    if published.exists():
+        os.rename(published, trash)
+    os.rename(staging, published)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def keep_failed(staging: Path, failed: Path) -> None:
+    """Keep a failed run's staging folder as `failed` (replacing an older one) for its traceback."""
+    if failed.exists():
+        shutil.rmtree(failed)
+    os.rename(staging, failed)
+
+
+def _error_line(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", None)  # papermill's PapermillExecutionError: the notebook's exception
+    if ename:
+        text = f"{ename}: {getattr(exc, 'evalue', '')}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:300]
+
+
+def _execute_papermill(source: Path, executed: Path, parameters: dict, log_output: bool) -> None:
     import jupytext
     import papermill
 
-    exp = get_experiment(notebook)
-    load_profile(exp.params_class(), notebook, profile, root=ROOT / "params")  # fail fast
-    out_dir = (results or ROOT / "results" / profile) / exp.folder
-    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / f"{notebook}.ipynb"
-        jupytext.write(jupytext.read(ROOT / "notebooks" / f"{notebook}.py"), source)
-        executed = out_dir / f"{notebook}.ipynb"
-        papermill.execute_notebook(str(source), str(executed), kernel_name="python3", cwd=str(ROOT),
-                                   parameters={"profile": profile, "out_dir": str(out_dir)},
-                                   log_output=log_output, progress_bar=False)
-    return executed
+        nb = Path(tmp) / source.with_suffix(".ipynb").name
+        jupytext.write(jupytext.read(source), nb)
+        papermill.execute_notebook(str(nb), str(executed), kernel_name="python3", cwd=str(ROOT),
+                                   parameters=parameters, log_output=log_output, progress_bar=False)
+
+
+def run_notebook(notebook: str, profile: str, results: Path | None = None, log_output: bool = False,
+                 params_root: str | os.PathLike = PARAMS_ROOT, overrides: dict | None = None,
+                 notebooks_dir: Path = NOTEBOOKS, execute=None, say=print) -> Path:
+    """Run one notebook into a fresh staging folder and publish it on success; return the executed notebook's
+    published path. On failure raise NotebookFailed (published folder untouched, `<folder>.failed/` kept).
+    `execute(source, executed, parameters, log_output)` runs the notebook (default: jupytext + papermill)."""
+    execute = execute or _execute_papermill
+    validate_profile(profile, params_root)
+    exp = get_experiment(notebook)
+    check_notebook(notebook, profile, params_root, overrides)  # fail fast, before the lock and any training
+    results = Path(results or RESULTS / profile).resolve()
+    published, failed = results / exp.folder, results / f"{exp.folder}.failed"
+    with notebook_lock(results, notebook, say=say) as me:
+        _recover(results, exp.folder)
+        staging = results / ".staging" / f"{exp.folder}-{os.getpid()}"
+        staging.mkdir(parents=True)
+        store = results / "store" / exp.folder
+        parameters = {"profile": profile, "out_dir": str(staging), "store_dir": str(store),
+                      "results_dir": str(results), "params_root": str(Path(params_root).resolve()),
+                      "overrides": dict(overrides or {})}
+        t0 = time.perf_counter()
+        entry = {"folder": exp.folder, "started": me["started"], "overrides": dict(overrides or {})}
+        try:
+            execute(notebooks_dir / f"{notebook}.py", staging / f"{notebook}.ipynb", parameters, log_output)
+        except BaseException as exc:  # a KeyboardInterrupt too: keep what the run wrote, record it, re-raise
+            keep_failed(staging, failed)
+            entry.update(status="failed" if isinstance(exc, Exception) else "interrupted",
+                         seconds=round(time.perf_counter() - t0, 1), error=_error_line(exc),
+                         failed_dir=failed.name, finished=dt.datetime.now().isoformat(timespec="seconds"))
+            record_run(results, notebook, entry)
+            if isinstance(exc, Exception):
+                raise NotebookFailed(f"{notebook} failed ({entry['error']}); its executed notebook: "
+                                     f"{failed / f'{notebook}.ipynb'}", failed) from exc
+            raise
+        entry.update(status="ok", seconds=round(time.perf_counter() - t0, 1),
+                     finished=dt.datetime.now().isoformat(timespec="seconds"))
+        run_info = {**entry, "profile": profile, "params_root": parameters["params_root"], "host": me["host"]}
+        _atomic_write(staging / "pipeline.json", lambda p: p.write_text(json.dumps(run_info, indent=1)))
+        publish(staging, published)
+        shutil.rmtree(failed, ignore_errors=True)  # superseded: it would describe a run older than this one
+        record_run(results, notebook, entry)
+    return published / f"{notebook}.ipynb"
 
 
 def readme(profile: str, results: Path | None = None) -> Path:
-    root = results or ROOT / "results" / profile
+    root = Path(results or RESULTS / profile)
     header = ("Written by `make reproduce PROFILE=%s`. Each section is one notebook; its folder holds the "
-              "executed notebook, tidy tables and figures." % profile)
-    return write_readme(root, [e.folder for e in EXPERIMENTS.values()], header)
+              "executed notebook, tidy tables, figures, `params.yaml` and `pipeline.json` (profile, overrides, "
+              "wall time); archives and search state are in `store/`." % profile)
+    timings = load_timings(root)
+    runs = {nb: timings[nb] for nb in EXPERIMENTS if nb in timings}  # in run order
+    return write_readme(root, [e.folder for e in EXPERIMENTS.values()], header, runs)
+
+
+def clean(profile: str, params_root: str | os.PathLike = PARAMS_ROOT) -> Path:
+    """Remove `results/<profile>/` (outputs, store and all); the profile name is validated first."""
+    validate_profile(profile, params_root)
+    target = RESULTS / profile
+    shutil.rmtree(target, ignore_errors=True)
+    return target
 
 
 def main(argv=None) -> int:
+    from resnas.data import DataUnavailable
+    from resnas.params import parse_overrides
+
     ap = argparse.ArgumentParser(prog="python -m resnas.pipeline", description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["run", "check", "readme", "list"])
+    ap.add_argument("command", choices=["run", "check", "readme", "list", "clean"])
     ap.add_argument("--profile", default="default")
-    ap.add_argument("--params-root", default=str(ROOT / "params"), help="folder of <profile>/<notebook>.yaml")
+    ap.add_argument("--params-root", default=str(PARAMS_ROOT), help="folder of <profile>/<notebook>.yaml")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one parameter for this run (YAML value, validated like the file); repeatable")
     ap.add_argument("notebooks", nargs="*", help="notebook names (default: all, in order)")
     args = ap.parse_intermixed_args(argv)
     notebooks = args.notebooks or list(EXPERIMENTS)
@@ -63,16 +315,35 @@ def main(argv=None) -> int:
         if args.command == "list":
             print("\n".join(notebooks))
             return 0
-        check(args.profile, notebooks, Path(args.params_root))
+        validate_profile(args.profile, args.params_root)
+        if args.command == "clean":
+            print(f"removed {clean(args.profile, args.params_root)}")
+            return 0
+        overrides = parse_overrides(args.overrides)
+        for nb in notebooks:
+            get_experiment(nb)  # an unknown name stops before anything else
+        if args.command in ("run", "check"):
+            check(args.profile, notebooks, args.params_root, overrides)
+        failures = []
         if args.command == "run":
             for nb in notebooks:
-                t0 = time.perf_counter()
                 print(f"[{args.profile}] {nb} ...", flush=True)
-                path = run_notebook(nb, args.profile, log_output=True)
-                print(f"[{args.profile}] {nb} done in {time.perf_counter() - t0:.0f}s -> {path}", flush=True)
+                try:
+                    path = run_notebook(nb, args.profile, log_output=True, params_root=args.params_root,
+                                        overrides=overrides)
+                except (NotebookFailed, NotebookLocked) as exc:
+                    failures.append(nb)
+                    print(f"[{args.profile}] {nb} FAILED: {exc}", file=sys.stderr, flush=True)
+                    continue
+                secs = load_timings(path.parents[1])[nb]["seconds"]
+                print(f"[{args.profile}] {nb} done in {secs:.0f}s -> {path}", flush=True)
         if args.command in ("run", "readme"):
             print(f"wrote {readme(args.profile)}")
-    except (ParamError, ValueError) as exc:
+        if failures:
+            print(f"error: {len(failures)} of {len(notebooks)} notebooks failed: {', '.join(failures)} "
+                  f"(see results/{args.profile}/README.md)", file=sys.stderr)
+            return 1
+    except (ParamError, ValueError, DataUnavailable, NotebookLocked) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

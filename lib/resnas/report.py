@@ -1,6 +1,14 @@
 """Where a notebook puts what it found: tidy tables (CSV + Parquet), figures (PNG + SVG) and notes, listed in a
 `manifest.json` from which the pipeline writes `results/<profile>/README.md`.
 
+Layout of `results/<profile>/`:
+- `<folder>/`: one notebook's published outputs. The pipeline runs a notebook into a fresh staging folder and
+  swaps it in whole when the notebook succeeds, so a folder never mixes two runs.
+- `store/<folder>/`: what must outlive a failed or killed run so that a rerun resumes: archives
+  (`archive.sqlite`) and search state. Never swapped, never cleaned by a rerun; other notebooks read
+  era_search's archive here.
+- `<folder>.failed/`: the last failed run's staging folder, executed notebook (with its traceback) included.
+
 Every file is written to a temporary name and renamed into place, so a killed notebook never leaves a
 half-written table or figure behind.
 """
@@ -8,30 +16,76 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from resnas import params as params_mod
 
+REPOSITORY = Path(__file__).resolve().parents[2]  # lib/resnas/report.py -> repository root
+PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a profile names a folder: no '/', '..' or spaces
+
 
 def _atomic_write(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write leaves no temporary file behind
+
+
+def profile_results(profile: str, results_dir: str | os.PathLike | None = None) -> Path:
+    """`results_dir` if given, else `results/<profile>/` of this repository (absolute, so a notebook opened in
+    JupyterLab, whose working directory is notebooks/, writes where `make` does)."""
+    if results_dir:
+        return Path(results_dir)
+    if not PROFILE_NAME.fullmatch(profile):
+        raise ValueError(f"profile={profile!r} is not a profile name; allowed: letters, digits, '_' and '-'")
+    return REPOSITORY / "results" / profile
+
+
+def store_of(folder: str | os.PathLike) -> Path:
+    """The store of a published notebook folder `results/<profile>/<name>`: `results/<profile>/store/<name>`.
+    A folder that holds its own `archive.sqlite` (one copied from elsewhere, or the layout before the store
+    existed) is its own store."""
+    folder = Path(folder)
+    if (folder / "archive.sqlite").exists():
+        return folder
+    return folder.parent / "store" / folder.name
 
 
 class Output:
-    """One experiment's result folder. `title` heads its section of the results README."""
+    """One experiment's result folder. `title` heads its section of the results README.
 
-    def __init__(self, path: str | os.PathLike, title: str, params=None):
+    `path` receives tables, figures, notes and `params.yaml`; `store` (optional) is the folder for archives and
+    search state that must survive a failed run; `results` is the profile's results folder, where the
+    notebook finds other notebooks' folders (`results / "era_search"`)."""
+
+    def __init__(self, path: str | os.PathLike, title: str, params=None, store: str | os.PathLike | None = None,
+                 results: str | os.PathLike | None = None):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        self.store = Path(store) if store is not None else None
+        if self.store is not None:
+            self.store.mkdir(parents=True, exist_ok=True)
+        self.results = Path(results) if results is not None else self.path.parent
         self.title = title
         self.items: list[dict] = []
-        if params is not None:
-            params_mod.save(params, self.path / "params.yaml")  # the resolved parameters, beside the results
+        if params is not None:  # the resolved parameters (overrides included), beside the results; atomic
+            params_mod.save(params, self.path / "params.yaml")
         self._flush()
+
+    @classmethod
+    def open(cls, folder: str, profile: str, title: str, params=None, out_dir=None, store_dir=None,
+             results_dir=None) -> "Output":
+        """A notebook's Output from its papermill parameters. The pipeline passes a fresh staging `out_dir`
+        (swapped in on success); run by hand, a notebook writes straight into `results/<profile>/<folder>/`.
+        The store defaults to `results/<profile>/store/<folder>/`."""
+        results = profile_results(profile, results_dir)
+        return cls(out_dir or results / folder, title, params, store=store_dir or results / "store" / folder,
+                   results=results)
 
     def _flush(self) -> None:
         manifest = {"title": self.title, "items": self.items}
@@ -82,17 +136,53 @@ def markdown_table(df: pd.DataFrame, max_rows: int = 40, floatfmt: str = "{:.4g}
     return "\n".join([head, rule, *body])
 
 
-def write_readme(profile_dir: str | os.PathLike, order: list[str], header: str = "") -> Path:
-    """Compose `<profile_dir>/README.md` from each experiment folder's manifest, in `order`."""
+def _seconds(s) -> str:
+    s = float(s)
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+def runs_table(runs: dict[str, dict]) -> list[str]:
+    """The README's opening table: each notebook's status and wall time on its latest run, and the total."""
+    lines = ["| notebook | status | wall time | finished |", "| --- | --- | --- | --- |"]
+    total = 0.0
+    for notebook, r in runs.items():
+        status = r.get("status", "?")
+        if status != "ok":
+            where = f" — traceback in `{r['failed_dir']}/{notebook}.ipynb`" if r.get("failed_dir") else ""
+            why = f": {r['error']}" if r.get("error") else ""
+            status = f"**{status.upper()}**{why}{where}".replace("|", "\\|")
+        total += float(r.get("seconds", 0.0))
+        lines.append(f"| {notebook} | {status} | {_seconds(r.get('seconds', 0.0))} | {r.get('finished', '')} |")
+    lines.append(f"| total | | {_seconds(total)} | |")
+    return lines
+
+
+def write_readme(profile_dir: str | os.PathLike, order: list[str], header: str = "",
+                 runs: dict[str, dict] | None = None) -> Path:
+    """Compose `<profile_dir>/README.md` from each experiment folder's manifest, in `order`. `runs` (notebook ->
+    {folder, status, seconds, finished, failed_dir, error}, as the pipeline's `timings.json` keeps them) opens
+    it with a table of wall times, and a notebook whose latest run failed is marked in its section."""
     root = Path(profile_dir)
-    lines = [f"# Results: profile `{root.name}`", "", header, ""] if header else [f"# Results: profile `{root.name}`", ""]
+    lines = [f"# Results: profile `{root.name}`", ""] + ([header, ""] if header else [])
+    runs = runs or {}
+    if runs:
+        lines += ["Wall time of each notebook's latest run on this machine:", "", *runs_table(runs), ""]
+    failed = {r.get("folder"): (nb, r) for nb, r in runs.items() if r.get("status") != "ok"}
     for exp in order:
         manifest = root / exp / "manifest.json"
+        if exp in failed and not manifest.exists():
+            nb, r = failed[exp]
+            lines += [f"## {nb}", "", f"**The latest run failed** ({r.get('error', '')}); nothing published yet. "
+                      f"The executed notebook with its traceback: `{r.get('failed_dir', '')}/{nb}.ipynb`.", ""]
         if not manifest.exists():
             continue
         m = json.loads(manifest.read_text())
-        lines += [f"## {m['title']}", "", f"Folder `{exp}/` — executed notebook, tables (CSV/Parquet), "
-                  "figures (PNG/SVG), `params.yaml`.", ""]
+        lines += [f"## {m['title']}", ""]
+        if exp in failed:
+            nb, r = failed[exp]
+            lines += [f"**The latest run failed** ({r.get('error', '')}): what follows is the previous successful "
+                      f"run. The executed notebook with its traceback: `{r.get('failed_dir', '')}/{nb}.ipynb`.", ""]
+        lines += [f"Folder `{exp}/` — executed notebook, tables (CSV/Parquet), figures (PNG/SVG), `params.yaml`.", ""]
         for item in m["items"]:
             if item["kind"] == "note":
                 lines += [item["text"], ""]
