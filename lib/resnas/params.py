@@ -304,7 +304,7 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def check_summary(params, label: str | None = None, show: int = 6) -> str:
+def check_summary(params, label: str | None = None, show: int = 5) -> str:
     """One line saying what was checked: '<label>: 22 keys valid — dataset=digits, epochs=1, ...', listing
     the first `show` values that differ from the class's defaults (what the file or an override chose)."""
     plain = to_plain(params)
@@ -319,4 +319,4 @@ def check_summary(params, label: str | None = None, show: int = 6) -> str:
 def _short(v) -> str:
     """A value as it would be typed: [0, 1], null, true; long ones cut."""
     text = yaml.safe_dump(v, default_flow_style=True, width=10**6).removesuffix("\n").removesuffix("\n...")
-    return text if len(text) <= 30 else text[:27] + "..."
+    return text if len(text) <= 24 else text[:21] + "..."
