@@ -32,7 +32,7 @@ overrides = {}
 
 # %%
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from resnas import plots
 from resnas.data import load
@@ -49,10 +49,9 @@ P
 
 # %%
 test = load(name="adult", val_size=0.1, test_per_class=P.test_per_class, split="test")
-majority = 100 * max(test.y_eval.float().mean().item(), 1 - test.y_eval.float().mean().item())
-out.note(f"**Data.** Adult as 1×10×10 images: {len(test.y_eval):,} test rows, of which {majority:.1f}% are the "
-         f"majority class (the accuracy of always answering '<=50K'); training on class-balanced subsets of "
-         f"{P.train_per_class} rows per class.")
+majority = ectonas.majority_pct(test.y_eval)
+display(Markdown(out.note(ectonas.tabular_data_note(P, test.y_eval), "data")))
+ectonas.write_run_info(out.path, P.device)  # the device and machine fingerprint of this run
 res = ectonas.ablation(P, progress=True)
 runs = out.table(res["runs"], "runs", "Every run: test accuracy (%), final parameters, cells at start and end",
                  readme=False)

@@ -14,14 +14,15 @@
 # %% [markdown]
 # # ECToNAS ablation: greedy, balanced and random selection against plain training
 #
-# Reproduces the shape of ECToNAS's §4 (Tables 1–2, Figures 5–6) on CPU-sized data. From the paper's starting
-# topologies (Table 6, scaled to each data set's images) and seeds 42/13/28, ECToNAS runs in greedy mode
-# (α = 1), balanced mode (α = 0.5 and 0: phase 2 scores relative accuracy gain against relative parameter
-# growth), and random mode (every bracket winner drawn at random, the same training); the baseline trains the
-# start topology plainly for as many epochs as the greedy run spent in all. Every network trains with plain
-# SGD, learning rate 0.1 (`resnas.train.continue_training`); the final network is evaluated once on the held-out
-# test split. Budgets are far below the paper's 1,000 epochs (and rounds of 1 epoch instead of 5), so the
-# final networks receive fewer epochs than the paper's 100–160: read the comparisons as a shape, not a number.
+# Reproduces ECToNAS's §4 (Tables 1–2, Figures 5–6). From the paper's starting topologies (Table 6, scaled to
+# each data set's images), ECToNAS runs in greedy mode (α = 1), balanced mode (α = 0.5 and 0: phase 2 scores
+# relative accuracy gain against relative parameter growth), and random mode (every bracket winner drawn at
+# random, the same training); the baseline trains the start topology plainly for as many epochs as the greedy
+# run spent in all. Every network trains with plain SGD, learning rate 0.1 (`resnas.train.continue_training`),
+# on the profile's `device` (auto: CUDA when present; `run.json` records where it ran); the final network is
+# evaluated once on the held-out test split. Which data, seeds and budgets this profile runs, against the
+# paper's, is written below from the parameters (`ectonas.protocol_note`): the CPU profiles' budgets are far
+# below the paper's 1,000 epochs, the paper profile's are the paper's.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -34,7 +35,7 @@ overrides = {}
 # %%
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from resnas import plots
 from resnas.experiments import ectonas
@@ -49,6 +50,8 @@ out = Output.open("ectonas_ablation", profile, "ECToNAS: greedy, balanced, rando
 P
 
 # %%
+display(Markdown(out.note(ectonas.protocol_note(P), "protocol")))
+ectonas.write_run_info(out.path, P.device)  # the device and machine fingerprint of this run
 res = ectonas.ablation(P, progress=True)
 runs = out.table(res["runs"], "runs", "Every run: test accuracy (%), final parameters, epochs", readme=False)
 traces = out.table(res["traces"], "traces", "Every generation's winners, per run", readme=False)
@@ -58,7 +61,7 @@ curves = out.table(res["curves"], "curves", "Validation curves of the final netw
 # %% [markdown]
 # ## Tables 1 and 2: test accuracy and final size, ours beside the paper's
 # The paper's rows are its Fashion-MNIST and (for digits, which it did not use) MNIST numbers, aggregated over
-# six starting topologies with 1,000-epoch budgets; parameter counts in thousands.
+# its six starting topologies with 1,000-epoch budgets (ours: the protocol above); parameter counts in thousands.
 
 # %%
 t12 = out.table(ectonas.tables12(runs), "tables12",
@@ -100,14 +103,9 @@ out.figure(fig, "figure5", "Validation accuracy (%) of the final networks' linea
 # The final network's lineage: at each generation, the winner it descends from and the operation that made it.
 
 # %%
-ds = P.example_dataset or P.datasets[0]
-topo = P.example_topology or P.topologies[-1]
-mode = "balanced_0.5" if "balanced_0.5" in P.modes else [m for m in P.modes if m != "baseline"][0]
-one = ectonas.lineage(traces[(traces.dataset == ds) & (traces.topology == topo) & (traces.seed == P.seeds[0])
-                             & (traces["mode"] == mode)])
-base = curves[(curves.dataset == ds) & (curves.topology == topo) & (curves.seed == P.seeds[0])
-              & (curves["mode"] == "baseline")]
-out.table(one, "figure6_trace", f"Figure 6's run ({ds}, {topo}, seed {P.seeds[0]}, {mode}): the best winner of "
+key, one, base = ectonas.figure6_run(P, traces, curves)  # example_dataset/topology, first seed, α = 0.5
+ds, topo, mode = key["dataset"], key["topology"], key["mode"]
+out.table(one, "figure6_trace", f"Figure 6's run ({ds}, {topo}, seed {key['seed']}, {mode}): the best winner of "
           "generation in the final network's lineage")
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
 left.plot(one.epochs_total, 100 * one.val_acc, "o-", label=f"ECToNAS {mode}")
@@ -131,20 +129,8 @@ out.figure(fig, "figure6", f"One run ({ds}, {topo}, {mode}): validation accuracy
 # ## Training saved against retraining every candidate from scratch
 
 # %%
-search_runs = runs[runs["mode"] != "baseline"]
-saved = search_runs.epochs_saved.mean()
-out.note(f"**Epochs saved.** Every candidate inherits its parent's training; retraining each candidate from "
-         f"scratch to the epochs it received would have cost {search_runs.scratch_epochs.mean():.0f} epochs per "
-         f"run on average against {search_runs.epochs_total.mean():.0f} spent: {100 * saved:.0f}% saved (the paper: "
-         f"up to about {100 * ectonas.PAPER_EPOCHS_SAVED:.0f}%). The final networks received "
-         f"{search_runs.epochs_final.mean():.1f} epochs on average (the paper's: 100 to 160 of 1,000).")
-g = t12.set_index(["dataset", "mode"])
-lines = []
-for d in P.datasets:
-    parts = [f"{m} {g.loc[(d, m), 'test_acc']:.1f}% / {g.loc[(d, m), 'params'] / 1000:.1f}K"
-             for m in P.modes if (d, m) in g.index]
-    lines.append(f"{d}: " + ", ".join(parts))
-out.note("**Test accuracy / final parameters (means).** " + "; ".join(lines) + ".")
+display(Markdown(out.note(ectonas.epochs_saved_note(runs))))
+display(Markdown(out.note(ectonas.accuracy_note(t12, P.datasets, P.modes))))
 
 # %% [markdown]
 # ## Beyond the paper: ECToNAS on residual networks

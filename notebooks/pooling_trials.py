@@ -29,7 +29,8 @@
 #   existing connections" reads like this).
 #
 # The paper used MNIST, 25 epochs and 100 seeds; the CPU profiles use Fashion-MNIST subsets (default) or digits
-# (ci), fewer epochs and seeds.
+# (ci), fewer epochs and seeds. Networks train on the profile's `device` (auto: CUDA when present); `run.json`
+# records where they ran.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -56,6 +57,7 @@ out = Output.open("pooling_trials", profile, "ECToNAS: pooling trials (Table 4)"
 P
 
 # %%
+ectonas.write_run_info(out.path, P.device)  # the device (auto: CUDA when present) and machine fingerprint
 trials = out.table(ectonas.pooling_trials(P, progress=True), "trials",
                    "Every seed and adaptation: validation accuracy (%) before the pool, right after it, and "
                    "after retraining", readme=False)

@@ -1,5 +1,6 @@
 """ECToNAS search loop, driven by fake trainers (accuracy a known function of the architecture), and the small
 real trainer `continue_training`."""
+import json
 import math
 
 import pytest
@@ -276,3 +277,145 @@ def test_ectonas_runs_on_era_resnets():
     assert res.generations == 2 and res.total_epochs == pytest.approx(trainer.epochs)
     assert res.best.params > morph.count_params(_era_start())  # the fake rewards size: growth wins
     assert all(row["architecture"].startswith("basic[") for row in res.trace)
+
+
+# ------------------------------------------------------------------------- the experiment module's plumbing
+def _tiny_ablation(**kw):
+    from resnas.experiments import ectonas as exp
+
+    base = dict(datasets=["digits"], train_per_class=10, val_per_class=5, test_per_class=5,
+                topologies=["small_cnn", "small_ffnn"], seeds=[42], modes=["greedy", "balanced_0.5", "baseline"],
+                budget=6.0, warmup_epochs=1.0, rounds=1, epochs_per_round=0.5, max_generations=1, era_budget=4.0)
+    return exp.AblationParams(**{**base, **kw})
+
+
+@pytest.fixture
+def device_log(monkeypatch):
+    """Training and evaluation faked and recorded: `continue_training` returns a size-dependent accuracy and
+    logs the device it was given; `pick_device` (used by accuracy) logs what it was asked and answers the CPU,
+    so a 'cuda' request can be followed on a machine without one."""
+    from resnas import train
+
+    log = {"train": [], "pick": []}
+
+    def fake_training(model, bundle, epochs, lr=0.1, batch_size=32, seed=0, device="cpu"):
+        log["train"].append(device)
+        return 0.3 + 0.6 * (1 - math.exp(-morph.count_params(model) / 3000))
+
+    def fake_pick(device="auto"):
+        log["pick"].append(device)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(train, "continue_training", fake_training)
+    monkeypatch.setattr(train, "pick_device", fake_pick)
+    return log
+
+
+def test_the_profile_device_reaches_every_training_and_evaluation(device_log):
+    """`device` of AblationParams / PoolingParams reaches the trainer and accuracy() in ablation(), era_run()
+    and pooling_trial(); nothing falls back to a hard-wired 'cpu'."""
+    from resnas.experiments import ectonas as exp
+
+    p = _tiny_ablation(device="cuda")
+    res = exp.ablation(p)
+    assert len(res["runs"]) == 2 * 3 and set(res["runs"].device) == {"cpu"}  # what pick_device resolved to
+    era = exp.era_run(p, "digits", 42)
+    assert era["summary"].device.item() == "cpu"
+    pool = exp.PoolingParams(dataset="digits", train_per_class=10, val_per_class=5, channels=[2, 2], dense=[4],
+                             pretrain_epochs=1, retrain_epochs=0.5, seeds=1, pools=["avg"], adapts=["paper"],
+                             device="cuda")
+    rows = exp.pooling_trial(pool, seed=0)
+    assert rows[0]["device"] == "cpu"
+    assert len(device_log["train"]) > 10 and set(device_log["train"]) == {"cuda"}
+    assert len(device_log["pick"]) > 6 and set(device_log["pick"]) == {"cuda"}
+    from resnas.params import ParamError, validate
+
+    for cls in (exp.AblationParams, exp.PoolingParams):
+        with pytest.raises(ParamError, match="device.*auto, cpu, cuda"):
+            validate(cls, {"device": "tpu"})
+
+
+def test_run_info_records_the_device_and_the_machine(tmp_path):
+    from resnas.evaluate import fingerprint
+    from resnas.experiments import ectonas as exp
+
+    path = exp.write_run_info(tmp_path, "cpu")
+    info = json.loads(path.read_text())
+    assert info == {"device": "cpu", "device_type": "cpu", "fingerprint": fingerprint("cpu")}
+    assert info["fingerprint"]["dtype"] == "fp32" and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_protocol_note_follows_the_parameters():
+    from resnas.experiments import ectonas as exp
+
+    small = exp.protocol_note(_tiny_ablation())
+    assert "budget 6 epochs per run, warm-up included (the paper: 1,000)" in small
+    assert "epochs per round 0.5 (the paper: 5)" in small and "shape, not a number" in small
+    assert "subsets instead of full data sets" in small and "2 of the six starting topologies" in small
+    paper = exp.protocol_note(_tiny_ablation(
+        datasets=["fashion_mnist", "mnist"], train_per_class=None, val_per_class=None, test_per_class=None,
+        topologies=list(ectonas.TOPOLOGIES), seeds=[42, 13, 28], budget=1000.0, warmup_epochs=10.0, rounds=3,
+        epochs_per_round=5.0, era_budget=0.0))
+    assert "budget 1,000 epochs per run, warm-up included (as the paper)" in paper
+    assert "warm-up 10 epochs (as the paper)" in paper and "full splits" in paper
+    assert "shape, not a number" not in paper and "below the paper" not in paper
+    assert "not run: cifar10, cifar100, eurosat, svhn" in paper and "starting topologies)" not in paper
+
+
+def _traced(mode, topology, alpha, seed=42):
+    import pandas as pd
+
+    res = ectonas.run(start(topology), FakeTrainer(), EctoConfig(budget=20, alpha=alpha, **SMALL), seed=seed)
+    key = {"dataset": "digits", "topology": topology, "seed": 42, "mode": mode}
+    trace = pd.DataFrame(res.trace).assign(**key)
+    curve = pd.DataFrame([{**key, "epoch": e, "val_acc": 100 * v} for e, v in res.best.curve])
+    return res, trace, curve
+
+
+def test_figure6_takes_the_balanced_run_of_the_example_topology():
+    import pandas as pd
+    from resnas.experiments import ectonas as exp
+
+    runs = [_traced("greedy", "small_ffnn", 1.0), _traced("balanced_0.5", "small_ffnn", 0.5),
+            _traced("balanced_0.5", "small_cnn", 0.5)]
+    traces = pd.concat([t for _, t, _ in runs], ignore_index=True)
+    base = runs[0][2].assign(mode="baseline")
+    curves = pd.concat([c for _, _, c in runs] + [base], ignore_index=True)
+    p = _tiny_ablation(topologies=["small_cnn", "small_ffnn"], modes=["greedy", "balanced_0.5", "baseline"])
+    key, one, baseline = exp.figure6_run(p, traces, curves)
+    assert key == {"dataset": "digits", "topology": "small_ffnn", "seed": 42, "mode": "balanced_0.5"}
+    assert one.id.iloc[-1] == runs[1][0].best.id and one.op.iloc[0] == "start"
+    assert list(one.params) == list(exp.lineage(runs[1][1]).params)
+    assert len(baseline) == len(base) and set(baseline["mode"]) == {"baseline"}
+    # no balanced mode: the first search mode; an explicit example topology is honoured
+    key, one, _ = exp.figure6_run(_tiny_ablation(modes=["greedy", "baseline"], example_topology="small_ffnn"),
+                                  traces, curves)
+    assert key["mode"] == "greedy" and one.id.iloc[-1] == runs[0][0].best.id
+    with pytest.raises(ValueError, match="no trace"):
+        exp.figure6_run(_tiny_ablation(example_topology="small_cnn", modes=["greedy"]), traces, curves)
+
+
+def test_epochs_saved_and_accuracy_notes_average_the_search_runs_only():
+    import pandas as pd
+    from resnas.experiments import ectonas as exp
+
+    runs = pd.DataFrame({"mode": ["greedy", "balanced_0", "baseline"], "scratch_epochs": [100.0, 200.0, 999.0],
+                         "epochs_total": [40.0, 60.0, 999.0], "epochs_saved": [0.6, 0.7, 0.0],
+                         "epochs_final": [10.0, 20.0, 999.0]})
+    note = exp.epochs_saved_note(runs)
+    assert "cost 150 epochs per run on average against 50 spent: 65% saved" in note
+    assert "received 15.0 epochs" in note and "about 80%" in note
+    t12 = pd.DataFrame({"dataset": ["digits", "digits"], "mode": ["baseline", "greedy"], "test_acc": [80.04, 91.26],
+                        "params": [1500.0, 2600.0]})
+    assert exp.accuracy_note(t12, ["digits"], ["greedy", "random", "baseline"]).endswith(
+        "digits: greedy 91.3% / 2.6K, baseline 80.0% / 1.5K.")
+
+
+def test_tabular_data_note_names_the_training_data_and_the_majority():
+    from resnas.experiments import ectonas as exp
+
+    labels = torch.tensor([0, 0, 0, 1, 1, 0, 0, 0])
+    assert exp.majority_pct(labels) == 75.0 and exp.majority_pct([2, 2, 1]) == pytest.approx(200 / 3)
+    full = exp.tabular_data_note(_tiny_ablation(train_per_class=None), labels)
+    assert "8 test rows, of which 75.0%" in full and "full training split" in full and "None" not in full
+    assert "class-balanced subsets of 10 rows per class" in exp.tabular_data_note(_tiny_ablation(), labels)

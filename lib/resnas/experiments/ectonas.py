@@ -2,14 +2,20 @@
 ablation of §4 (Tables 1-2, Figures 5-6) on CPU-sized data.
 
 Both train with `resnas.train.continue_training` (plain SGD, lr 0.1, as the paper) through a seeded `trainer`
-closure, the protocol `resnas.search.ectonas` expects.
+closure, the protocol `resnas.search.ectonas` expects, on the device a profile names (`device: auto` is CUDA when
+present). Between trainings every network is kept on the CPU, where the morphisms run. These runs bypass the
+`Evaluator`, so each writes where it ran itself: a `device` column in its rows and a `run.json`
+(`write_run_info`) with the machine fingerprint.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
+import json
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,6 +25,7 @@ from resnas import morph
 from resnas.data import DATASETS, Bundle, load
 from resnas.params import param, require
 from resnas.search import ectonas as search
+from resnas.spaces.sequential import ConvLayer, SeqGenome
 
 # ----------------------------------------------------------------------------------------- the paper's numbers
 
@@ -59,37 +66,81 @@ PAPER_TABLE5 = pd.DataFrame([
 ], columns=["mode", "paper_test_acc", "paper_test_sd", "paper_params_k"])
 
 MODES = ("greedy", "balanced_0.5", "balanced_0", "random", "baseline")
+DEVICES = ("auto", "cpu", "cuda")
+
+# The paper's search protocol: the budget (epochs per run, warm-up included) and seeds from §4 and Appendix C.2;
+# warm-up, rounds per phase and epochs per round from the authors' code (spec/ectonas.md, "Loop").
+PAPER_PROTOCOL = {"budget": 1000.0, "warmup_epochs": 10.0, "rounds": 3, "epochs_per_round": 5.0}
+PAPER_SEEDS = (42, 13, 28)
+PAPER_FINAL_EPOCHS = "100 to 160"  # epochs the paper's final networks received (§4)
+PAPER_DATASETS = ("cifar10", "cifar100", "eurosat", "fashion_mnist", "mnist", "svhn")  # abstract, §4
 
 
 # ------------------------------------------------------------------------------------------------- helpers
 
 
-def make_trainer(bundle: Bundle, seed: int, lr: float = 0.1, batch_size: int = 32, device: str = "cpu"):
+def train_on(model, bundle: Bundle, epochs: float, lr: float, batch_size: int, seed: int, device: str) -> float:
+    """`continue_training` on `device`, the model handed back on the CPU: the morphisms (and the ERA offspring's
+    example input) work on CPU tensors, and these networks are small enough that the copy costs nothing."""
+    from resnas import train
+
+    try:
+        return train.continue_training(model, bundle, epochs, lr=lr, batch_size=batch_size, seed=seed,
+                                       device=device)
+    finally:
+        model.to("cpu")
+
+
+def make_trainer(bundle: Bundle, seed: int, lr: float = 0.1, batch_size: int = 32, device: str = "auto"):
     """`trainer(model, epochs) -> val acc` for the search: `continue_training` with a fresh seed per call (the
     i-th call uses seed * 1_000_003 + i), so a whole run is repeatable on the CPU."""
-    from resnas.train import continue_training
-
     calls = [0]
 
     def trainer(model, epochs: float) -> float:
         calls[0] += 1
-        return continue_training(model, bundle, epochs, lr=lr, batch_size=batch_size,
-                                 seed=seed * 1_000_003 + calls[0], device=device)
+        return train_on(model, bundle, epochs, lr, batch_size, seed * 1_000_003 + calls[0], device)
 
     return trainer
 
 
 @torch.no_grad()
-def accuracy(model, bundle: Bundle, eval_from: Bundle | None = None, device: str = "cpu") -> float:
+def accuracy(model, bundle: Bundle, eval_from: Bundle | None = None, device: str = "auto") -> float:
     """Accuracy on `bundle`'s evaluation split, or on `eval_from`'s evaluation images normalised as `bundle`'s
-    training images (the test split of a search that trained on `bundle`)."""
+    training images (the test split of a search that trained on `bundle`). The model goes back to the CPU."""
     from resnas.train import _DeviceData, evaluate_model, pick_device
 
     if eval_from is not None:
         bundle = dataclasses.replace(bundle, x_eval=eval_from.x_eval, y_eval=eval_from.y_eval)
     dev = pick_device(device)
-    model.to(dev)
-    return evaluate_model(model, _DeviceData(bundle, dev), 1024, False)[1]
+    try:
+        model.to(dev)
+        return evaluate_model(model, _DeviceData(bundle, dev), 1024, False)[1]
+    finally:
+        model.to("cpu")
+
+
+def device_type(device: str) -> str:
+    """Where `device` ('auto', 'cpu', 'cuda') runs on this machine: 'cpu' or 'cuda'."""
+    from resnas.train import pick_device
+
+    return pick_device(device).type
+
+
+def run_info(device: str) -> dict:
+    """Where a run ran: the device asked for, the one it resolved to, and the machine fingerprint (torch,
+    CUDA, processor or GPU name, threads) that `Evaluator` records for the other experiments."""
+    from resnas.evaluate import fingerprint
+
+    return {"device": device, "device_type": device_type(device), "fingerprint": fingerprint(device)}
+
+
+def write_run_info(folder: str | os.PathLike, device: str) -> Path:
+    """`run_info` as `<folder>/run.json`, written atomically."""
+    path = Path(folder) / "run.json"
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(run_info(device), indent=1))
+    os.replace(tmp, path)
+    return path
 
 
 def _bundles(dataset: str, train_per_class, val_per_class, test_per_class, seed: int) -> tuple[Bundle, Bundle]:
@@ -137,6 +188,7 @@ class PoolingParams:
     lr: float = param(0.1, ge=1e-6, le=10.0)
     batch_size: int = param(32, ge=1, le=4096)
     threads: int = param(1, ge=1, le=64, help="torch CPU threads (tiny nets: 1 is fastest)")
+    device: str = param("auto", choices=DEVICES, help="where networks train and are evaluated (auto: CUDA if present)")
 
     def __post_init__(self):
         require(self.cell < len(self.channels),
@@ -147,23 +199,22 @@ class PoolingParams:
 def pooling_trial(p: PoolingParams, seed: int) -> list[dict]:
     """One seed: train the minimal net, then for every (pool, adapt) insert the pool into cell `p.cell`, adapt
     the first dense layer's weights, and record validation accuracy before and after retraining."""
-    from resnas.train import continue_training
-
     bundle = load(name=p.dataset, train_per_class=p.train_per_class, val_per_class=p.val_per_class, seed=seed)
-    genome = morph.SeqGenome(bundle.input_shape[0], bundle.input_shape[1],
-                             tuple(morph.Cell(c, None) for c in p.channels), tuple(p.dense), bundle.num_classes)
+    genome = SeqGenome(bundle.input_shape[0], bundle.input_shape[1],
+                       tuple(ConvLayer(c, None) for c in p.channels), tuple(p.dense), bundle.num_classes)
     torch.manual_seed(seed)
     model = morph.build(genome)
-    base = continue_training(model, bundle, p.pretrain_epochs, p.lr, p.batch_size, seed=seed)
+    base = train_on(model, bundle, p.pretrain_epochs, p.lr, p.batch_size, seed, p.device)
     rows = []
     for pool in p.pools:
         for adapt in p.adapts:
             pooled = insert_pool(model, p.cell, pool, adapt, seed)
-            before = accuracy(pooled, bundle)
-            after = continue_training(pooled, bundle, p.retrain_epochs, p.lr, p.batch_size, seed=seed + 1)
+            before = accuracy(pooled, bundle, device=p.device)
+            after = train_on(pooled, bundle, p.retrain_epochs, p.lr, p.batch_size, seed + 1, p.device)
             rows.append({"seed": seed, "pool": pool, "adapt": adapt, "baseline": 100 * base,
                          "none": 100 * before, "retrained": 100 * after,
-                         "params_before": morph.count_params(model), "params_after": morph.count_params(pooled)})
+                         "params_before": morph.count_params(model), "params_after": morph.count_params(pooled),
+                         "device": device_type(p.device)})
     return rows
 
 
@@ -212,6 +263,7 @@ class AblationParams:
     example_topology: str = param("", help="its starting topology (default: the last, an FFNN in the defaults)")
     threads: int = param(1, ge=1, le=64)
     era_budget: float = param(0.0, ge=0.0, help="epochs of a greedy run on an ERA ResNet-8 (0: skip)")
+    device: str = param("auto", choices=DEVICES, help="where networks train and are evaluated (auto: CUDA if present)")
 
     def __post_init__(self):
         require(self.example_dataset in ("", *self.datasets),
@@ -244,6 +296,7 @@ def ablation(p: AblationParams, progress: bool = False) -> dict[str, pd.DataFram
     The baseline trains the start topology plainly for as many epochs as the greedy run (or the first search
     mode) of the same data set, topology and seed spent in total."""
     runs, traces, curves = [], [], []
+    where = device_type(p.device)
     jobs = [(d, t, s) for d in p.datasets for t in p.topologies for s in p.seeds]
     if progress:
         from tqdm.auto import tqdm
@@ -257,11 +310,11 @@ def ablation(p: AblationParams, progress: bool = False) -> dict[str, pd.DataFram
         spent = None
         for mode in [m for m in p.modes if m != "baseline"]:
             t0 = time.perf_counter()
-            res = search.run(start, make_trainer(bundle, seed, p.lr, p.batch_size), p.config(mode), seed)
+            res = search.run(start, make_trainer(bundle, seed, p.lr, p.batch_size, p.device), p.config(mode), seed)
             if spent is None or mode == "greedy":
                 spent = res.total_epochs
             best = res.best
-            runs.append({**key, "mode": mode, "test_acc": 100 * accuracy(best.model, bundle, test),
+            runs.append({**key, "mode": mode, "test_acc": 100 * accuracy(best.model, bundle, test, p.device),
                          "val_acc": 100 * best.score(), "params": best.params,
                          "start_params": morph.count_params(start), "epochs_total": res.total_epochs,
                          "epochs_final": best.epochs, "scratch_epochs": res.scratch_epochs,
@@ -269,20 +322,21 @@ def ablation(p: AblationParams, progress: bool = False) -> dict[str, pd.DataFram
                          "candidates": len(res.candidates), "start_cells": len(genome.cells),
                          "final_cells": len(best.model.convs),
                          "architecture": search.describe(morph.genome_of(best.model)),
-                         "seconds": time.perf_counter() - t0})
+                         "seconds": time.perf_counter() - t0, "device": where})
             traces += [{**key, "mode": mode, **row} for row in res.trace]
             curves += [{**key, "mode": mode, "epoch": e, "val_acc": 100 * v} for e, v in best.curve]
         if "baseline" in p.modes:
             t0 = time.perf_counter()
             model = copy.deepcopy(start)
             epochs = spent if spent is not None else p.budget
-            curve = search.baseline(model, make_trainer(bundle, seed, p.lr, p.batch_size), epochs)
-            runs.append({**key, "mode": "baseline", "test_acc": 100 * accuracy(model, bundle, test),
+            curve = search.baseline(model, make_trainer(bundle, seed, p.lr, p.batch_size, p.device), epochs)
+            runs.append({**key, "mode": "baseline", "test_acc": 100 * accuracy(model, bundle, test, p.device),
                          "val_acc": 100 * np.mean([v for _, v in curve[-3:]]), "params": morph.count_params(model),
                          "start_params": morph.count_params(start), "epochs_total": epochs, "epochs_final": epochs,
                          "scratch_epochs": epochs, "epochs_saved": 0.0, "generations": 0, "candidates": 1,
                          "start_cells": len(genome.cells), "final_cells": len(genome.cells),
-                         "architecture": search.describe(genome), "seconds": time.perf_counter() - t0})
+                         "architecture": search.describe(genome), "seconds": time.perf_counter() - t0,
+                         "device": where})
             curves += [{**key, "mode": "baseline", "epoch": e, "val_acc": 100 * v} for e, v in curve]
     return {"runs": pd.DataFrame(runs), "traces": pd.DataFrame(traces), "curves": pd.DataFrame(curves)}
 
@@ -298,13 +352,14 @@ def era_run(p: AblationParams, dataset: str, seed: int) -> dict[str, pd.DataFram
     start = EraNet(EraConfig("basic", (0, 1, 1, 1), 4, 2, 32), bundle.input_shape[0], bundle.num_classes)
     cfg = dataclasses.replace(p.config("greedy"), budget=p.era_budget)
     example = torch.zeros(1, *bundle.input_shape)
-    res = search.run(start, make_trainer(bundle, seed, p.lr, p.batch_size), cfg, seed,
+    res = search.run(start, make_trainer(bundle, seed, p.lr, p.batch_size, p.device), cfg, seed,
                      make_offspring=search.era_offspring(example))
     summary = pd.DataFrame([{"dataset": dataset, "seed": seed, "start": str(start.config),
                              "final": next(r["architecture"] for r in res.trace if r["id"] == res.best.id),
-                             "test_acc": 100 * accuracy(res.best.model, bundle, test),
+                             "test_acc": 100 * accuracy(res.best.model, bundle, test, p.device),
                              "params_start": morph.count_params(start), "params_final": res.best.params,
-                             "epochs_total": res.total_epochs, "epochs_saved": res.epochs_saved}])
+                             "epochs_total": res.total_epochs, "epochs_saved": res.epochs_saved,
+                             "device": device_type(p.device)}])
     return {"trace": pd.DataFrame(res.trace), "summary": summary}
 
 
@@ -388,3 +443,130 @@ def crossings(runs: pd.DataFrame) -> pd.DataFrame:
     order = {m: i for i, m in enumerate(MODES)}
     return out.sort_values(["mode", "start"], key=lambda s: s.map(order) if s.name == "mode" else s,
                            ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------- what notebooks print
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}".rstrip("0")
+
+
+def _setting(label: str, ours, paper, unit: str = "") -> str:
+    """'warm-up 10 epochs (as the paper)' or 'warm-up 5 epochs (the paper: 10)'."""
+    return f"{label} {_num(ours)}{unit} " + ("(as the paper)" if ours == paper else f"(the paper: {_num(paper)})")
+
+
+def protocol_note(p: AblationParams) -> str:
+    """The search protocol a profile runs, each setting beside the paper's, what still differs from the paper,
+    and how far the results can be read against its numbers. Written from the parameters, so it stays true on
+    every profile."""
+    def per_class(n):
+        return "full splits" if n is None else f"{n:,} per class"
+
+    sizes = {per_class(n) for n in (p.train_per_class, p.val_per_class, p.test_per_class)}
+    sizes = sizes.pop() if len(sizes) == 1 else (f"training {per_class(p.train_per_class)}, validation "
+                                                 f"{per_class(p.val_per_class)}, test {per_class(p.test_per_class)}")
+    paper = PAPER_PROTOCOL
+    search_line = "; ".join([
+        _setting("budget", p.budget, paper["budget"], " epochs per run, warm-up included"),
+        _setting("warm-up", p.warmup_epochs, paper["warmup_epochs"], " epochs"),
+        _setting("rounds per phase", p.rounds, paper["rounds"]),
+        _setting("epochs per round", p.epochs_per_round, paper["epochs_per_round"]),
+        _setting("learning rate", p.lr, 0.1)])
+    differs = []
+    missing = [d for d in PAPER_DATASETS if d not in p.datasets]
+    if missing:
+        differs.append(f"data sets ({len(PAPER_DATASETS) - len(missing)} of the paper's {len(PAPER_DATASETS)}; "
+                       f"not run: {', '.join(missing)})")
+    if any(n is not None for n in (p.train_per_class, p.val_per_class, p.test_per_class)):
+        differs.append("subsets instead of full data sets")
+    if len(set(p.topologies)) < len(search.TOPOLOGIES):
+        differs.append(f"{len(set(p.topologies))} of the six starting topologies")
+    if tuple(p.seeds) != PAPER_SEEDS:
+        differs.append(f"seeds {', '.join(map(str, p.seeds))} (the paper: {', '.join(map(str, PAPER_SEEDS))})")
+    if p.budget < paper["budget"] or p.epochs_per_round < paper["epochs_per_round"]:
+        reading = (f"The search budget is below the paper's, so the final networks receive fewer epochs than the "
+                   f"paper's {PAPER_FINAL_EPOCHS}: read the comparisons as a shape, not a number.")
+    elif p.budget > paper["budget"] or p.epochs_per_round > paper["epochs_per_round"]:
+        reading = "The search budget is above the paper's: the final networks may receive more epochs than its."
+    else:
+        reading = (f"The search budget is the paper's, so the final networks should receive about its "
+                   f"{PAPER_FINAL_EPOCHS} epochs.")
+    return (f"**Protocol.** Data: {', '.join(p.datasets)} ({sizes}). Starting topologies: "
+            f"{', '.join(p.topologies)}. One run per data set, topology, seed and mode; seeds "
+            f"{', '.join(map(str, p.seeds))} (the paper: 10 runs per starting topology on seed 42, repeated on "
+            f"13 and 28). Search: {search_line}. {reading} "
+            + (f"Still different from the paper: {'; '.join(differs)}." if differs else
+               "Data sets, data sizes, topologies and seeds are the paper's."))
+
+
+def figure6_key(p: AblationParams) -> dict:
+    """Figure 6's run: `example_dataset` (default: the first data set), `example_topology` (default: the last
+    topology, an FFNN in the defaults, as the paper's large FFNN), the first seed, and the balanced mode
+    α = 0.5 as the paper's (else the first search mode)."""
+    dataset = p.example_dataset or p.datasets[0]  # AblationParams checks both are run and a search mode exists
+    topology = p.example_topology or p.topologies[-1]
+    searched = [m for m in p.modes if m != "baseline"]
+    mode = "balanced_0.5" if "balanced_0.5" in searched else searched[0]
+    return {"dataset": dataset, "topology": topology, "seed": p.seeds[0], "mode": mode}
+
+
+def _of_run(frame: pd.DataFrame, key: dict) -> pd.DataFrame:
+    mask = np.ones(len(frame), dtype=bool)
+    for col, value in key.items():
+        mask &= (frame[col] == value).to_numpy()
+    return frame[mask]
+
+
+def figure6_run(p: AblationParams, traces: pd.DataFrame, curves: pd.DataFrame) -> tuple[dict, pd.DataFrame,
+                                                                                          pd.DataFrame]:
+    """(key, lineage, baseline curve) of Figure 6's run: the final network's ancestry in that run's trace and
+    the baseline's validation curve on the same data set, topology and seed (empty without a baseline)."""
+    key = figure6_key(p)
+    trace = _of_run(traces, key)
+    if trace.empty:
+        raise ValueError(f"no trace of Figure 6's run {key}: were the traces made with these parameters?")
+    base = _of_run(curves, {**key, "mode": "baseline"})
+    return key, lineage(trace), base
+
+
+def epochs_saved_note(runs: pd.DataFrame) -> str:
+    """The search runs' training saved by inheritance against retraining every candidate from scratch, beside
+    the paper's claim, and the epochs the final networks received."""
+    search_runs = runs[runs["mode"] != "baseline"]
+    if search_runs.empty:
+        return "**Epochs saved.** No search run: nothing to compare."
+    return (f"**Epochs saved.** Every candidate inherits its parent's training; retraining each candidate from "
+            f"scratch to the epochs it received would have cost {search_runs.scratch_epochs.mean():,.0f} epochs per "
+            f"run on average against {search_runs.epochs_total.mean():,.0f} spent: "
+            f"{100 * search_runs.epochs_saved.mean():.0f}% saved (the paper: up to about "
+            f"{100 * PAPER_EPOCHS_SAVED:.0f}%). The final networks received {search_runs.epochs_final.mean():.1f} "
+            f"epochs on average (the paper's: {PAPER_FINAL_EPOCHS} of {PAPER_PROTOCOL['budget']:,.0f}).")
+
+
+def accuracy_note(t12: pd.DataFrame, datasets, modes) -> str:
+    """Per data set and mode (in the order asked): mean test accuracy and final parameters, from `tables12`."""
+    g = t12.set_index(["dataset", "mode"])
+    lines = []
+    for d in datasets:
+        parts = [f"{m} {g.loc[(d, m), 'test_acc']:.1f}% / {g.loc[(d, m), 'params'] / 1000:.1f}K"
+                 for m in modes if (d, m) in g.index]
+        lines.append(f"{d}: " + ", ".join(parts))
+    return "**Test accuracy / final parameters (means).** " + "; ".join(lines) + "."
+
+
+def majority_pct(labels) -> float:
+    """The accuracy (%) of always answering the most frequent class of `labels`."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64))
+    return 100.0 * counts.max() / counts.sum()
+
+
+def tabular_data_note(p: AblationParams, test_labels) -> str:
+    """cross_topology's data line: test rows, the majority-class accuracy, and what the searches train on."""
+    training = ("the full training split (class imbalance kept)" if p.train_per_class is None else
+                f"class-balanced subsets of {p.train_per_class:,} rows per class")
+    return (f"**Data.** Adult as 1×10×10 images: {len(test_labels):,} test rows, of which "
+            f"{majority_pct(test_labels):.1f}% are the most frequent class (the accuracy of always answering it; "
+            f"'<=50K' on the full test split); "
+            f"training on {training}.")
