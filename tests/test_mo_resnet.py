@@ -87,3 +87,36 @@ def test_paper_table_summarises_repeated_retrainings():
     assert list(t["best error val/test"]) == ["0.1000/0.1500", "0.3000/0.3000"]
     assert list(t["mean error val/test"]) == ["0.1500/0.2000", "0.3000/0.3500"]
     assert list(t["fitness x100"]) == ["[10.00, 50.00]", "[20.00, 40.00]"] and list(t.runs) == [2, 2]
+
+
+def test_retraining_choice_spreads_along_each_front_and_keeps_its_ends():
+    ep = pd.DataFrame({"alpha": [0.2] * 10 + [0.4] * 3, "genome": [f"g{i}" for i in range(13)],
+                       "f1": [0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.6, 0.4, 0.5, 0.05, 0.3, 0.1, 0.2], "f2": 0.0, "params": 1})
+    chosen = mo_resnet.choose_for_retraining(ep, retrain_max=4)
+    wide = chosen[chosen.alpha == 0.2]
+    assert list(wide.f1) == [0.05, 0.3, 0.6, 0.9]  # ranks 0, 3, 6, 9 of the front ordered by error
+    assert list(chosen[chosen.alpha == 0.4].f1) == [0.1, 0.2, 0.3]  # a front under the cap: all of it
+    assert list(mo_resnet.choose_for_retraining(ep, 1).f1) == [0.05, 0.1]
+    assert len(mo_resnet.choose_for_retraining(ep, 10)) == 13
+    with pytest.raises(ValueError, match="retrain_max=0"):
+        mo_resnet.choose_for_retraining(ep, 0)
+
+
+def test_alpha_summary_sets_ours_beside_the_paper_row_of_the_same_data_set():
+    chosen = pd.DataFrame({"alpha": [0.0, 0.2, 0.2, 0.5], "genome": ["a", "b", "c", "a"], "params": [10, 20, 40, 10]})
+    retrained = pd.DataFrame({"genome": ["a", "a", "b", "b", "c", "c"], "seed": [0, 1] * 3,
+                              "status": ["ok", "ok", "ok", "failed", "ok", "ok"], "params": [10, 10, 20, 20, 40, 40],
+                              "test_error": [0.10, 0.20, 0.05, np.nan, 0.30, 0.10]})
+    per_alpha = mo_resnet.retrained_by_alpha(retrained, chosen)
+    assert len(per_alpha) == 7  # a counts for alpha 0 and 0.5; the failed run of b is left out
+    s = mo_resnet.alpha_summary(per_alpha, "fashion_mnist").set_index("alpha")
+    assert s.loc[0.2, "members"] == 2 and s.loc[0.2, "runs"] == 3
+    assert s.loc[0.2, "best_test_error"] == 0.05 and s.loc[0.2, "mean_test_error"] == pytest.approx(0.15)
+    assert s.loc[0.2, "median_params"] == 30 and s.loc[0.0, "mean_test_error"] == pytest.approx(0.15)
+    # the paper's Fashion-MNIST rows (Table 2): one EP member per alpha
+    assert s.loc[0.0, "paper_best_test_error"] == 0.0440 and s.loc[0.2, "paper_k"] == 1
+    assert s.loc[0.2, "paper_median_params"] == pytest.approx(5.45e6)
+    assert math.isnan(s.loc[0.5, "paper_k"])  # no such alpha in the paper
+    cifar = mo_resnet.alpha_summary(per_alpha, "cifar100").set_index("alpha")
+    assert cifar.loc[0.2, "paper_k"] == 4 and cifar.loc[0.2, "paper_best_test_error"] == 0.2414
+    assert mo_resnet.alpha_summary(per_alpha, "digits").paper_k.isna().all()
