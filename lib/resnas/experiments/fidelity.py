@@ -28,7 +28,8 @@ class Params:
     width_filters: list[int] = param([8, 16, 32, 64], ge=1, le=256)
     depth_filters: int = param(16, ge=1, le=256)
     depth_blocks: list[int] = param([2, 5, 9, 18], ge=1, le=200, help="ResNet-14/32/56/110 (602: 100)")
-    in_space_max_filters: int = param(32, ge=1, help="the search space's widest first section")
+    in_space_max_filters: int = param(32, ge=1, help="the thesis text's widest first section (its Tables 5, 8, "
+                                                     "9 drop f64; the code variant also offers 64)")
     in_space_max_blocks: int = param(18, ge=1, help="the search space's deepest section")
     fidelities: list[int] = param([5, 10, 20, 50, 100], ge=1, le=1000, help="epochs")
     modes: list[str] = param(list(MODES), choices=MODES)
