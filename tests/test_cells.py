@@ -192,3 +192,99 @@ def test_evaluator_trains_cell_networks_on_its_own(tmp_path):
         assert rec.ok, rec.reason
         assert rec.params == count_params(space.build(cfg, 1, 10)) and math.isfinite(rec.fitness)
         assert space.from_json(rec.config) == cfg and ev.evaluate(name, cfg).cached
+
+
+# ---------------------------------------------------------------------------------------------- the CIFAR-10 table
+def test_table_returns_the_spec_reference_values():
+    from resnas import tabular_cells as tc
+
+    table = tc.load_table()
+    assert len(table) == 15_625 and list(table.cell) == list(range(15_625))
+    by_code = table.set_index("code").test_accuracy
+    best = table.loc[table.test_accuracy.idxmax()]
+    assert best.code == "2,2,0,2,3,2" and round(best.test_accuracy, 2) == 94.07
+    assert round(by_code["0,0,0,0,0,0"], 2) == 60.78  # all skip
+    assert round(by_code["2,1,0,2,1,0"], 2) == 93.44  # the ResNet-like cell
+    from resnas.spaces.cells import RESNET_LIKE
+    assert tc.code_of_cell(RESNET_LIKE) == (2, 1, 0, 2, 1, 0) and tc.cell_of_code("2,1,0,2,1,0") == RESNET_LIKE
+    # rows agree with the cell space: the edge columns are the cell of that index
+    for i in (0, 1, 777, 15_624):
+        row = table.iloc[i]
+        assert tuple(row[list(tc.EDGE_COLUMNS)]) == NB201.from_index(i).ops
+        assert tc.cell_of_code(row.code) == NB201.from_index(i)
+
+
+def output_reaches_input(cell: Nb201Cell) -> bool:
+    live = {0}
+    for (i, j), op in sorted(zip(NB201_EDGES, cell.ops), key=lambda e: e[0][1]):
+        if op != "none" and i in live:
+            live.add(j)
+    return 3 in live
+
+
+def test_the_cells_at_ten_percent_are_exactly_those_whose_output_is_cut_off():
+    from resnas import tabular_cells as tc
+
+    table = tc.load_table()
+    chance = {NB201.from_index(int(i)) for i in table.cell[table.test_accuracy == 10.0]}
+    cut_off = {c for c in NB201.enumerate() if not output_reaches_input(c)}
+    assert len(chance) == 341 and chance == cut_off  # confirms the op codes (1 = none) and the edge order
+
+
+def test_table_loader_rejects_a_wrong_checksum(tmp_path):
+    from resnas import tabular_cells as tc
+
+    data = bytearray(tc.table_path().read_bytes())
+    data[-20] ^= 1
+    changed = tmp_path / "data.anb"
+    changed.write_bytes(bytes(data))
+    with pytest.raises(tc.TableRejected, match="sha256 [0-9a-f]{64}; allowed: 85f3435b"):
+        tc.load_table(changed)
+    with pytest.raises(tc.TableUnavailable, match="does not exist"):
+        tc.load_table(tmp_path / "missing.anb")
+
+
+class Planted:
+    """Unpickling this would call os.system: a restricted reader must refuse before running anything."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_table_loader_refuses_a_pickle_naming_any_other_class(tmp_path):
+    import collections
+    import hashlib
+    import pickle
+
+    from resnas import tabular_cells as tc
+
+    marker = tmp_path / "ran"
+    for payload, name in ((Planted(marker), "posix.system"), (collections.OrderedDict(a=1), "collections.OrderedDict")):
+        path = tmp_path / "evil.anb"
+        path.write_bytes(pickle.dumps({(0,) * 6: payload}))
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()  # the checksum matches: only the classes are wrong
+        with pytest.raises(tc.TableRejected, match=f"names class {name}; allowed: analognasbench.data.Architecture"):
+            tc.load_table(path, sha256=digest)
+    assert not marker.exists()
+
+
+def test_tabular_evaluator_answers_like_the_evaluator_without_training():
+    from resnas import tabular_cells as tc
+    from resnas.spaces.cells import RESNET_LIKE
+
+    ev = tc.TabularEvaluator()
+    rec = ev.evaluate("nb201", RESNET_LIKE)
+    assert rec.ok and rec.wall_time == 0 and rec.key == "2,1,0,2,1,0"
+    assert rec.fitness == pytest.approx(100 - 93.4416) and rec.test_accuracy == pytest.approx(93.4416)
+    assert ev.evaluate("nb201_small", RESNET_LIKE.to_json()).fitness == rec.fitness  # the table knows cells only
+    fitness, info = ev.objective("nb201")(tc.cell_of_code("2,2,0,2,3,2"))
+    assert fitness == pytest.approx(100 - 94.0664) and info["test_accuracy"] == ev.best_accuracy
+    assert ev.queries == 3
+    assert (ev.accuracy >= ev.top_threshold(0.01)).sum() >= 156
+    with pytest.raises(ValueError, match="space='darts' has no table; allowed: an NB201 cell space"):
+        ev.evaluate("darts", DARTS.sample(np.random.default_rng(0)))
