@@ -123,7 +123,7 @@ def test_run_continues_after_a_failure_and_marks_it(fake, monkeypatch, capsys):
     monkeypatch.setattr(pipeline, "NOTEBOOKS", fake["notebooks"])
     rc = pipeline.main(["run", "--profile", "ci", "--params-root", str(fake["params"]), "fake", "fake2"])
     assert rc == 1
-    assert "1 of 2 notebooks failed: fake" in capsys.readouterr().err
+    assert "1 of 2 notebooks failed or did not run: fake" in capsys.readouterr().err
     results = fake["results"]
     assert (results / "fake2" / "manifest.json").exists() and not (results / "fake").exists()
     readme = (results / "README.md").read_text()
@@ -185,3 +185,15 @@ def test_make_clean_refuses_a_profile_outside_results(tmp_path, root):
     out = subprocess.run(["make", "-s", "clean", "PROFILE=ci"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0 and not (tmp_path / "results" / "ci").exists() and (tmp_path / "x").is_dir()
+
+
+def test_an_archive_in_a_folder_of_the_old_layout_moves_to_the_store(fake):
+    """Results written before the store existed kept archive.sqlite in the published folder: the swap must not
+    delete it."""
+    old = fake["results"] / "fake"
+    old.mkdir(parents=True)
+    (old / "archive.sqlite").write_bytes(b"hours of training")
+    (old / "stale_table.csv").write_text("a\n1\n")
+    run(fake, execute=_exec_in_process)
+    assert (fake["results"] / "store" / "fake" / "archive.sqlite").read_bytes() == b"hours of training"
+    assert not (old / "archive.sqlite").exists() and not (old / "stale_table.csv").exists()

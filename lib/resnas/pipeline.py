@@ -199,6 +199,24 @@ def _recover(results: Path, folder: str) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
+# What a published folder held before the store existed and must not be swapped away with it.
+STORE_PATTERNS = ("*.sqlite", "*.sqlite-wal", "*.sqlite-shm", "moead_alpha*.json", "retrain")
+
+
+def _migrate_to_store(published: Path, store: Path, say=print) -> None:
+    """Move archives and search state out of a folder written before the store existed (results of an older
+    checkout) into the store, so the swap that follows cannot delete hours of training."""
+    if not published.is_dir():
+        return
+    for pattern in STORE_PATTERNS:
+        for path in sorted(published.glob(pattern)):
+            target = store / path.name
+            if not target.exists():
+                store.mkdir(parents=True, exist_ok=True)
+                os.rename(path, target)
+                say(f"moved {path} to the store: {target}")
+
+
 def publish(staging: Path, published: Path) -> None:
     """Swap `staging` in for `published`: two renames on one file system (the old folder is moved aside, the new
     one moved in, the old one removed), so readers see the old run or the new one, never a mix."""
@@ -253,6 +271,7 @@ def run_notebook(notebook: str, profile: str, results: Path | None = None, log_o
         staging = results / ".staging" / f"{exp.folder}-{os.getpid()}"
         staging.mkdir(parents=True)
         store = results / "store" / exp.folder
+        _migrate_to_store(published, store, say)
         parameters = {"profile": profile, "out_dir": str(staging), "store_dir": str(store),
                       "results_dir": str(results), "params_root": str(Path(params_root).resolve()),
                       "overrides": dict(overrides or {})}
@@ -333,14 +352,15 @@ def main(argv=None) -> int:
                                         overrides=overrides)
                 except (NotebookFailed, NotebookLocked) as exc:
                     failures.append(nb)
-                    print(f"[{args.profile}] {nb} FAILED: {exc}", file=sys.stderr, flush=True)
+                    what = "NOT RUN" if isinstance(exc, NotebookLocked) else "FAILED"
+                    print(f"[{args.profile}] {nb} {what}: {exc}", file=sys.stderr, flush=True)
                     continue
                 secs = load_timings(path.parents[1])[nb]["seconds"]
                 print(f"[{args.profile}] {nb} done in {secs:.0f}s -> {path}", flush=True)
         if args.command in ("run", "readme"):
             print(f"wrote {readme(args.profile)}")
         if failures:
-            print(f"error: {len(failures)} of {len(notebooks)} notebooks failed: {', '.join(failures)} "
+            print(f"error: {len(failures)} of {len(notebooks)} notebooks failed or did not run: {', '.join(failures)} "
                   f"(see results/{args.profile}/README.md)", file=sys.stderr)
             return 1
     except (ParamError, ValueError, DataUnavailable, NotebookLocked) as exc:
