@@ -288,3 +288,34 @@ def test_tabular_evaluator_answers_like_the_evaluator_without_training():
     assert (ev.accuracy >= ev.top_threshold(0.01)).sum() >= 156
     with pytest.raises(ValueError, match="space='darts' has no table; allowed: an NB201 cell space"):
         ev.evaluate("darts", DARTS.sample(np.random.default_rng(0)))
+
+
+# ---------------------------------------------------------------------------------------------- predictor encoding
+def test_cell_encoding_is_one_hot_per_edge_and_reads_back_to_the_cell():
+    from resnas.predictor import cell_encoding
+
+    cells = list(NB201.enumerate())
+    x = cell_encoding(cells)
+    assert x.shape == (15_625, 5, 4, 4) and x.dtype == np.float32
+    src, dst = zip(*NB201_EDGES)
+    assert (x[:, :, src, dst].sum(axis=1) == 1).all() and x.sum() == 6 * 15_625  # nothing off the edges
+    back = [Nb201Cell(tuple(NB201_OPS[o] for o in x[n][:, src, dst].argmax(axis=0))) for n in range(0, 15_625, 97)]
+    assert back == cells[::97]
+    assert len({row.tobytes() for row in x}) == 15_625
+
+
+def test_darts_encoding_marks_each_nodes_two_inputs_with_their_operations():
+    from resnas.predictor import cell_encoding
+
+    rng = np.random.default_rng(6)
+    genomes = [DARTS.sample(rng) for _ in range(100)]
+    x = cell_encoding(genomes)
+    assert x.shape == (100, 14, 6, 6)
+    assert (x.sum(axis=(1, 2))[:, 2:] == 4).all() and (x.sum(axis=(1, 2))[:, :2] == 0).all()  # 2 per cell type
+    for g, e in zip(genomes, x):
+        for c, kind in enumerate(("normal", "reduce")):
+            ch, src, dst = np.nonzero(e[7 * c:7 * c + 7])
+            rows = sorted(zip(dst, src, [DARTS_OPS[k] for k in ch]))
+            assert tuple((int(s), op) for _, s, op in rows) == getattr(g, kind)
+    with pytest.raises(ValueError, match="allowed: all Nb201Cell or all DartsGenome"):
+        cell_encoding([genomes[0], NB201.from_index(0)])

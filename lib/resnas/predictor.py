@@ -117,6 +117,37 @@ def encode(configs, encoding: str = "tensor", image_size: int = 32) -> np.ndarra
     return np.stack(chans, axis=1).astype(np.float32)
 
 
+def cell_encoding(configs) -> np.ndarray:
+    """The adjacency x operation tensor of cells (resnas.spaces.cells), float32 (N, operations, nodes, nodes):
+    entry [o, i, j] is 1 when edge i -> j carries operation o, else 0.
+        nb201  (N, 5, 4, 4): channels in NB201_OPS order, 'none' included, so every edge i < j holds exactly one 1
+        darts  (N, 14, 6, 6): the normal cell's 7 operation channels, then the reduction cell's; nodes 0 and 1 are
+               the cell's inputs; each intermediate node j has exactly two 1s in column j (its two inputs)
+    The encoding is one-to-one (a cell is read back from it), vectorised over cells; all configs share a space."""
+    from resnas.spaces.cells import (DARTS_CELLS, DARTS_NODES, DARTS_OPS, NB201_EDGES, NB201_NODES, NB201_OPS,
+                                     DartsGenome, Nb201Cell)
+
+    configs = list(configs)
+    if all(isinstance(c, Nb201Cell) for c in configs):
+        op = np.array([[NB201_OPS.index(o) for o in c.ops] for c in configs], dtype=np.int64).reshape(-1, 6)
+        out = np.zeros((len(configs), len(NB201_OPS), NB201_NODES, NB201_NODES), np.float32)
+        src, dst = (np.array(v) for v in zip(*NB201_EDGES))
+        out[np.arange(len(configs))[:, None], op, src[None, :], dst[None, :]] = 1.0
+        return out
+    if configs and all(isinstance(c, DartsGenome) for c in configs):
+        nodes, n_ops = 2 + DARTS_NODES, len(DARTS_OPS)
+        out = np.zeros((len(configs), len(DARTS_CELLS) * n_ops, nodes, nodes), np.float32)
+        dst = np.repeat(np.arange(2, nodes), 2)  # rows 2k, 2k+1 feed node k + 2
+        for n, g in enumerate(configs):
+            for c, kind in enumerate(DARTS_CELLS):
+                rows = getattr(g, kind)
+                ch = c * n_ops + np.array([DARTS_OPS.index(op) for _, op in rows])
+                out[n, ch, [src for src, _ in rows], dst] = 1.0
+        return out
+    kinds = sorted({type(c).__name__ for c in configs})
+    raise ValueError(f"configs are {kinds}; allowed: all Nb201Cell or all DartsGenome")
+
+
 # ---------------------------------------------------------------------------------------------- model
 class RankNet(nn.Module):
     """RNAS Table 1: two conv + BN + ReLU layers, then 120 -> 84 -> 1."""
