@@ -257,7 +257,7 @@ def test_every_load_appends_one_json_line_to_the_smoke_log(tmp_path, monkeypatch
     import json
 
     log = tmp_path / "smoke.jsonl"
-    monkeypatch.setenv("RESNAS_SMOKE_LOG", str(log))
+    monkeypatch.setenv("RESNAS_RUN_LOG", str(log))
     data.load(name="digits", val_size=0.2)
     monkeypatch.setenv("RESNAS_FAKE_DATA", "1")
     data.load(name="cifar100", split="test")

@@ -17,8 +17,8 @@ The validation split is drawn from the training set with a seed; the test split 
 `DataSpec.split == "test"` asks for it (final evaluation).
 
 Environment: RESNAS_FAKE_DATA=1 replaces every data set by a small seeded torchvision `FakeData` set of the
-real one's shape and class count (smoke runs of the paper profile); RESNAS_SMOKE_LOG=<file> makes every
-`load()` append one JSON line saying what it returned.
+real one's shape and class count (smoke runs of the paper profile); RESNAS_RUN_LOG=<file> (resnas.runlog)
+makes every `load()` append one JSON line saying what it returned.
 """
 from __future__ import annotations
 
@@ -558,19 +558,11 @@ def _fake_raw(name: str):
 
 
 def _log_load(bundle: Bundle) -> None:
-    """RESNAS_SMOKE_LOG=<file>: append one JSON line saying what `load()` returned (one write per line, in
-    append mode, so concurrent workers never interleave inside a line)."""
-    path = os.environ.get("RESNAS_SMOKE_LOG")
-    if not path:
-        return
-    line = json.dumps({"event": "data", "dataset": bundle.name, "input_shape": list(bundle.input_shape),
-                       "classes": bundle.num_classes, "fake": bundle.fake, "split": bundle.spec.split,
-                       "train": len(bundle.y_train), "eval": len(bundle.y_eval), "pid": os.getpid()})
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (line + "\n").encode())
-    finally:
-        os.close(fd)
+    """$RESNAS_RUN_LOG (resnas.runlog): record what `load()` returned, so a smoke run can prove its shapes."""
+    from resnas.runlog import log_event
+
+    log_event("data", dataset=bundle.name, input_shape=list(bundle.input_shape), classes=bundle.num_classes,
+              fake=bundle.fake, split=bundle.spec.split, train=len(bundle.y_train), eval=len(bundle.y_eval))
 
 
 # ---------------------------------------------------------------------------------------------- splitting
