@@ -2,10 +2,12 @@
 each one wrote. Notebook-specific checks live in CHECKS; every notebook must at least write its manifest,
 its resolved params, and every table and figure the manifest lists."""
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from resnas.experiments import EXPERIMENTS
 from resnas.pipeline import readme, run_notebook
@@ -18,15 +20,60 @@ def results(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("results") / "ci"
 
 
+def stored_records(folder: Path) -> list:
+    """Every record of a notebook's archive, read from the file (its store, or the folder holding it)."""
+    from resnas.evaluate import Archive
+    from resnas.report import store_of
+
+    archive = Archive(store_of(folder) / "archive.sqlite")
+    records = archive.records()
+    archive.close()
+    return records
+
+
+def non_dominated(points: pd.DataFrame) -> set:
+    """The distinct (f1, f2) among the finite rows that no other row dominates (minimising both)."""
+    pts = {(a, b) for a, b in zip(points.f1, points.f2) if math.isfinite(a) and math.isfinite(b)}
+    return {p for p in pts if not any(q[0] <= p[0] and q[1] <= p[1] and q != p for q in pts)}
+
+
+def assert_crossings_follow_runs(cross: pd.DataFrame, runs: pd.DataFrame):
+    """Table 3 recomputed from every run's cell counts: a start with conv cells is a CNN (the topology's name
+    says which it is meant to be); a run crossed when its final network is of the other type."""
+    r = runs[runs["mode"] != "baseline"]
+    assert ((r.start_cells > 0) == r.topology.str.endswith("cnn")).all()
+    assert len(cross) == r.groupby(["mode", r.start_cells > 0]).ngroups
+    for row in cross.itertuples():
+        cnn_start = row.start == "cnn"
+        cell = r[(r["mode"] == row.mode) & ((r.start_cells > 0) == cnn_start)]
+        crossed = int(((cell.final_cells > 0) != cnn_start).sum())
+        assert (row.runs, row.final_cnn, row.final_ffnn) == (len(cell), int((cell.final_cells > 0).sum()),
+                                                             int((cell.final_cells == 0).sum()))
+        assert row.crossing_pct == pytest.approx(100 * crossed / len(cell))
+
+
 def check_quickstart(folder: Path):
     res = pd.read_csv(folder / "results.csv")
     assert set(res.dataset) == {"digits", "fashion_mnist"} and len(res) == 4
     assert (res.status == "ok").all() and res.final_val_acc.between(0, 1).all()
     assert (res.params > 0).all() and not res.from_archive.any()
-    demo = pd.read_csv(folder / "archive_demo.csv")
-    assert demo.from_archive.all() and demo.same_accuracy.all()
     hist = pd.read_csv(folder / "history.csv")
     assert hist.groupby(["dataset", "model"]).epoch.max().eq(2).all()
+    # the summary follows from the learning curves: final = the last epoch's accuracy, best = the highest
+    curve = hist.sort_values("epoch").groupby(["dataset", "model"]).val_acc.agg(["last", "max"])
+    both = res.set_index(["dataset", "model"]).join(curve)
+    assert (both.final_val_acc == both["last"]).all() and (both.best_val_acc == both["max"]).all()
+    # asked again, the archive answered: it holds the four trainings and nothing more, and what it holds is
+    # what the first request reported (read from the archive file, not from the notebook's comparison)
+    demo = pd.read_csv(folder / "archive_demo.csv")
+    assert demo.from_archive.all() and len(demo) == 2
+    stored = stored_records(folder)
+    assert len(stored) == len(res) and all(r.ok for r in stored)
+    for dataset, rows in res.groupby("dataset"):
+        held = sorted((r.params, r.final_val_acc) for r in stored if r.data["name"] == dataset)
+        assert [p for p, _ in held] == sorted(rows.params)
+        assert [a for _, a in held] == pytest.approx([a for _, a in sorted(zip(rows.params, rows.final_val_acc))])
+    assert set(demo.trained_by_run) <= {r.run_id for r in stored}
 
 
 def check_era_search(folder: Path):
@@ -42,6 +89,12 @@ def check_era_search(folder: Path):
     assert t2.loc[t2.model == "Evolution", "thesis_val_error"].item() == 8.8
     curves = pd.read_csv(folder / "curves.csv")
     assert (curves.groupby(["strategy", "seed"]).best_so_far.diff().dropna() <= 0).all()
+    # each search's final best-so-far and its row in best.csv are the lowest finite error among its trials
+    lowest = trials[trials.fitness < float("inf")].groupby(["strategy", "seed"]).fitness.min()
+    final = curves.sort_values("index").groupby(["strategy", "seed"]).best_so_far.last()
+    best = pd.read_csv(folder / "best.csv").set_index(["strategy", "seed"]).val_error
+    assert final.loc[lowest.index].tolist() == pytest.approx(lowest.tolist())
+    assert best.loc[lowest.index].tolist() == pytest.approx(lowest.tolist())
 
 
 def check_era_final(folder: Path):
@@ -66,7 +119,18 @@ def check_fidelity(folder: Path):
     assert (folder / "archive_early_final.csv").exists()  # the era_search archive of the same run was found
     vs_long = pd.read_csv(folder / "archive_vs_long.csv")  # 5 archive networks retrained to 2 epochs
     overall = vs_long[vs_long.split == "all"].set_index("epoch")
-    assert overall.n_networks.eq(5).all() and set(overall.index) == {1, 2} and abs(overall.spearman[2] - 1) < 1e-9
+    assert overall.n_networks.eq(5).all() and set(overall.index) == {1, 2}
+    # epoch 2 is the long run itself (rho = 1 by construction); epoch 1 is recomputed here from the two archives:
+    # each retrained network's 1-epoch accuracy in era_search's archive against its 2-epoch retraining in this
+    # notebook's archive (same configuration, data, seed and recipe but the epochs)
+    search = {r.config: r for r in stored_records(folder.parent / "era_search") if r.ok and r.recipe["epochs"] == 1}
+    pairs = [(search[r.config].final_val_acc, r.final_val_acc) for r in stored_records(folder)
+             if r.ok and r.config in search and r.recipe == {**search[r.config].recipe, "epochs": 2}
+             and r.data == search[r.config].data and r.seed == search[r.config].seed]
+    assert len(pairs) == 5
+    early, long = zip(*pairs)
+    assert overall.spearman[1] == pytest.approx(stats.spearmanr(early, long).statistic, nan_ok=True)
+    assert overall.kendall[1] == pytest.approx(stats.kendalltau(early, long).statistic, nan_ok=True)
 
 
 def check_ranking(folder: Path):
@@ -91,10 +155,15 @@ def check_mo_resnet(folder: Path):
     igd = pd.read_csv(folder / "zdt_igd_summary.csv")
     assert len(igd) == 6 and set(igd.algorithm) == {"pymoo", "resnas-generational", "resnas-loop"}
     ep = pd.read_csv(folder / "pareto_sets.csv")
-    assert set(ep.alpha) == {0.0, 0.3} and (ep.groupby("alpha").size() == ep.groupby("alpha").k.first()).all()
+    assert set(ep.alpha) == {0.0, 0.3}
     assert (ep[ep.alpha == 0].f2 == 0).all() and (ep[ep.alpha == 0.3].f2 > 0).all()
     log = pd.read_csv(folder / "evaluations.csv")
     assert log.groupby("alpha").size().eq(4 * 2).all()  # N = 4: the initial population and one generation
+    # each EP is the set of distinct non-dominated points among every individual that α's search evaluated
+    for alpha, members in ep.groupby("alpha"):
+        front = non_dominated(log[log.alpha == alpha])
+        assert set(zip(members.f1, members.f2)) == front  # the same floats through the same CSV writer
+        assert len(members) == len(front) and members.k.eq(len(front)).all()
     rt = pd.read_csv(folder / "retrained.csv")
     assert (rt.status == "ok").all() and rt.test_error.between(0, 1).all() and rt.groupby("genome").size().eq(2).all()
     table = pd.read_csv(folder / "table.csv")
@@ -131,8 +200,8 @@ def check_ectonas_ablation(folder: Path):
     assert one.op.iloc[0] == "start" and one.generation.diff().dropna().eq(1).all()
     assert len(pd.read_csv(folder / "cutoff.csv")) == 4
     cross = pd.read_csv(folder / "crossings.csv")
-    assert len(cross) == 8 and cross.runs.eq(1).all() and (cross.final_cnn + cross.final_ffnn).eq(1).all()
-    assert cross.crossing_pct.isin([0.0, 100.0]).all()
+    assert len(cross) == 8 and cross.runs.eq(1).all()
+    assert_crossings_follow_runs(cross, runs)
     assert cross.loc[(cross["mode"] == "balanced_0") & (cross.start == "ffnn"), "paper_crossing_pct"].item() == 98.6
     era = pd.read_csv(folder / "era_summary.csv").iloc[0]  # the greedy run on an ERA ResNet-8
     assert era.start.startswith("basic[0,1,1,1] f4") and era.final.startswith("basic[") and 0 <= era.test_acc <= 100
@@ -144,7 +213,7 @@ def check_ectonas_ablation(folder: Path):
 def check_cross_topology(folder: Path):
     cross = pd.read_csv(folder / "crossings.csv")
     assert set(cross.start) == {"cnn", "ffnn"} and set(cross["mode"]) == {"greedy", "balanced_0.5", "balanced_0"}
-    assert (cross.final_cnn + cross.final_ffnn == cross.runs).all() and cross.crossing_pct.between(0, 100).all()
+    assert_crossings_follow_runs(cross, pd.read_csv(folder / "runs.csv"))
     assert cross.paper_crossing_pct.notna().all()
     t5 = pd.read_csv(folder / "table5.csv")
     assert set(t5["mode"]) == {"greedy", "balanced_0.5", "balanced_0", "baseline"} and t5.test_acc.between(0, 100).all()
@@ -173,17 +242,23 @@ def test_notebook_runs_on_ci_profile(notebook, results):
         if item["kind"] == "table":
             assert (folder / f"{item['name']}.csv").exists()
     CHECKS.get(notebook, lambda f: None)(folder)
+    check_readme_section(results, folder.name, manifest)
 
 
-def test_results_readme_shows_every_table_and_figure(results):
-    path = readme("ci", results=results)
-    text = path.read_text()
-    for exp in EXPERIMENTS.values():
-        manifest = results / exp.folder / "manifest.json"
-        if not manifest.exists():
-            continue
-        for item in json.loads(manifest.read_text())["items"]:
-            if item["kind"] == "figure":
-                assert f"({exp.folder}/{item['name']}.png)" in text
-            elif item["kind"] == "table":
-                assert item["caption"].split(":")[0] in text
+def check_readme_section(results: Path, folder: str, manifest: dict):
+    """The results README, rewritten right after this notebook ran (so whether other notebooks ran first does
+    not matter), shows this notebook's section with each of its figures, README tables, long tables and notes.
+    The README writer itself is tested on folders made from scratch in test_report.py."""
+    text = readme("ci", results=results).read_text()
+    start = text.index(f"## {manifest['title']}\n")
+    end = text.find("\n## ", start)
+    section = text[start:end if end >= 0 else len(text)]
+    for item in manifest["items"]:
+        if item["kind"] == "figure":
+            assert f"![{item['caption']}]({folder}/{item['name']}.png)" in section
+        elif item["kind"] == "table" and item.get("readme", True):
+            assert f"**{item['caption']}**" in section
+        elif item["kind"] == "table":
+            assert f"`{folder}/{item['name']}.csv` ({item['rows']} rows)" in section
+        elif item["kind"] == "note":
+            assert item["text"] in section
