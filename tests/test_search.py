@@ -87,10 +87,11 @@ def test_regularized_evolution_removes_the_oldest_and_evolution_the_worse():
     reg.tell(child, 100.0)
     assert [m[0] for m in reg.population] == [20, 30, child]  # 10, the oldest, is gone although best
     child = evo.ask()
-    worse = evo.victim
     evo.tell(child, 100.0)
-    assert worse in [(10, 10.0), (20, 20.0), (30, 30.0)] and worse not in evo.population
-    assert (10, 10.0) in evo.population or worse == (10, 10.0)  # the best survives unless it was the worse
+    parent = child - 1  # Line mutates x into x + 1
+    gone = {(10, 10.0), (20, 20.0), (30, 30.0)} - set(evo.population)
+    assert len(gone) == 1 and (parent, float(parent)) in evo.population and gone.pop()[1] > parent
+    assert (10, 10.0) in evo.population  # the best is never the worse of a tournament of two
 
 
 def test_local_search_samples_first_then_walks_neighbourhoods():
