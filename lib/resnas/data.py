@@ -511,6 +511,7 @@ def fetch(name: str, say=print) -> None:
 
 # ---------------------------------------------------------------------------------------------- fake data
 # RESNAS_FAKE_DATA=1: each data set's real image shape and class count, for smoke runs of the paper profile.
+FAKE_ENV = "RESNAS_FAKE_DATA"
 FAKE_SHAPES = {"digits": ((1, 8, 8), 10), "fashion_mnist": ((1, 28, 28), 10), "mnist": ((1, 28, 28), 10),
                "adult": ((1, 10, 10), 2), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100),
                "svhn": ((3, 32, 32), 10), "eurosat": ((3, 64, 64), 10)}
@@ -527,7 +528,7 @@ def _env_flag(name: str) -> bool:
 
 def fake_data_enabled() -> bool:
     """Whether RESNAS_FAKE_DATA=1 asks `load()` for torchvision FakeData instead of the real data set."""
-    return _env_flag("RESNAS_FAKE_DATA")
+    return _env_flag(FAKE_ENV)
 
 
 def _fake_images(name: str, per_class: int, at_most: int, offset: int) -> tuple[np.ndarray, np.ndarray]:

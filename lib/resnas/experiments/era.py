@@ -114,8 +114,10 @@ class FinalParams:
 
 # ---------------------------------------------------------------------------------------------- search study
 def make_space(p: SearchParams):
+    from resnas.runlog import log_event
     from resnas.spaces.era import EraSpace
 
+    log_event("space", space="era", filters=list(p.filters), max_depth=p.max_depth)
     return EraSpace(filters_choices=tuple(p.filters), max_depth=p.max_depth)
 
 
