@@ -319,3 +319,25 @@ def test_darts_encoding_marks_each_nodes_two_inputs_with_their_operations():
             assert tuple((int(s), op) for _, s, op in rows) == getattr(g, kind)
     with pytest.raises(ValueError, match="allowed: all Nb201Cell or all DartsGenome"):
         cell_encoding([genomes[0], NB201.from_index(0)])
+
+
+# ---------------------------------------------------------------------------------------------- the GENAS-style GA
+def test_genetic_algorithm_keeps_its_elites_and_breeds_full_generations():
+    from resnas.search.genetic import GeneticAlgorithm
+
+    objective = hamming_objective(NB201, NB201.sample(np.random.default_rng(11)))
+    ga = GeneticAlgorithm(NB201, seed=3, population_size=8, tournament=3, elite=2)
+    generations = []
+    for _ in range(8 + 6 * 5):  # the first generation, then five of 6 children + 2 elites
+        cfg = ga.ask()
+        ga.tell(cfg, objective(cfg))
+        if not ga.children:
+            generations.append(list(ga.population))
+    assert len(generations) == 6 and all(len(g) == 8 for g in generations)
+    for before, after in zip(generations, generations[1:]):
+        elites = sorted(before, key=lambda m: m[1])[:2]
+        assert after[:2] == elites  # the two best survive unchanged...
+        assert min(f for _, f in after) <= min(f for _, f in before)  # ...so the best never gets worse
+        assert not {c for c, _ in after[2:]} & {c for c, _ in before}  # children are new configurations
+    with pytest.raises(ValueError, match="elite=8 is out of range"):
+        GeneticAlgorithm(NB201, population_size=8, elite=8)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from resnas.search.bayesian import BayesianOptimization
 from resnas.search.evolution import CrossoverEvolution, Evolution, RegularizedEvolution
+from resnas.search.genetic import GeneticAlgorithm
 from resnas.search.local_search import LocalSearch
 from resnas.search.random_search import RandomSearch
 
@@ -27,6 +28,7 @@ STRATEGIES: dict[str, Callable] = {
     "evolution": Evolution,
     "regularized_evolution": RegularizedEvolution,
     "crossover_evolution": CrossoverEvolution,
+    "genetic": GeneticAlgorithm,
 }
 
 
