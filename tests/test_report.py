@@ -85,7 +85,7 @@ def test_pipeline_readme_shows_every_notebook_from_the_folders_alone(tmp_path):
         out = Output(results / exp.folder, exp.title)
         out.table(pd.DataFrame({"value": [i, 10 + i]}), f"t{i}", f"Table of {exp.notebook}")
         out.table(pd.DataFrame({"k": range(50 + i)}), f"long{i}", f"Long table of {exp.notebook}", readme=False)
-        fig, ax = plt.subplots()
+        fig, ax = plt.subplots(figsize=(1, 1))  # small: one figure per notebook, PNG and SVG
         ax.plot([0, 1], [i, 0])
         out.figure(fig, f"f{i}", f"Figure of {exp.notebook}")
         plt.close(fig)
