@@ -69,6 +69,9 @@ lab: $(STAMP) ## start JupyterLab on notebooks/ (jupytext opens the .py sources 
 bench: $(STAMP) ## three ratios: engine vs DataLoader, K at once vs in turn, projected paper search time
 	$(PY) -m resnas.bench
 
+estimate: $(STAMP) ## per notebook of PROFILE: trainings, epochs, images, hours here (a few s of calibration) and on a GPU
+	$(PY) -m resnas.estimate --profile $(PROFILE)
+
 # A profile is ci, default, paper or a folder under params/, named with letters, digits, _ and - only: checked here
 # (without the venv) so that no PROFILE (../x, an empty one, a glob) can make `clean` remove anything outside results/.
 KNOWN_PROFILES := $(sort ci default paper $(patsubst params/%/,%,$(wildcard params/*/)))
