@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -5,7 +6,7 @@ import torch
 from torch import nn
 
 from resnas import data
-from resnas.train import TrainRecipe, count_flops, random_crop_flip, train
+from resnas.train import TrainRecipe, count_flops, failure_kind, is_out_of_memory, random_crop_flip, train
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +93,55 @@ def test_evaluation_at_chosen_epochs(bundle):
     assert [h["epoch"] for h in r.history] == [2, 4, 5]
     with pytest.raises(ValueError, match="eval_every=2 must be >= 1, and 1 with schedule='plateau'"):
         TrainRecipe(schedule="plateau", eval_every=2)
+
+
+# ---------------------------------------------------------------------------------------------- failures
+class _Raises(nn.Module):
+    """A network whose forward pass raises `exc`: stands for a bug (or a memory failure) inside training."""
+
+    def __init__(self, exc):
+        super().__init__()
+        self.lin, self.exc = nn.Linear(1, 1), exc
+
+    def forward(self, x):
+        raise self.exc
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load(name="digits", val_size=0.2, seed=0)
+
+
+@pytest.mark.parametrize("exc, stage, kind", [
+    (ValueError("depth=99 is not allowed in this space"), "build", "candidate"),
+    (json.JSONDecodeError("Expecting value", "{", 0), "build", "error"),  # a broken config string: our bug
+    (ValueError("a ValueError inside training"), "train", "error"),
+    (TypeError("forward() takes 1 positional argument"), "build", "error"),
+    (TypeError("unsupported operand"), "train", "error"),
+    (AttributeError("'NoneType' object has no attribute 'weight'"), "train", "error"),
+    (KeyError("val_acc"), "train", "error"),
+    (RuntimeError("CUDA error: an illegal memory access was encountered"), "train", "error"),
+    (RuntimeError("mat1 and mat2 shapes cannot be multiplied"), "build", "error"),
+    (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "train", "out_of_memory"),
+    (RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB"), "train", "out_of_memory"),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:83] DefaultCPUAllocator: can't allocate memory"), "build",
+     "out_of_memory"),
+    (MemoryError(), "train", "out_of_memory"),
+])
+def test_failure_kind_table(exc, stage, kind):
+    assert failure_kind(exc, stage) == kind
+
+
+def test_failure_kind_names_an_unknown_stage():
+    with pytest.raises(ValueError, match="stage='eval' is unknown; allowed: 'build', 'train'"):
+        failure_kind(TypeError(), "eval")
+
+
+def test_a_bug_in_training_is_raised_and_out_of_memory_is_reported(digits):
+    with pytest.raises(TypeError, match="a bug"):
+        train(_Raises(TypeError("a bug")), digits, TrainRecipe(epochs=1), seed=0)
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        train(_Raises(RuntimeError("CUDA error: an illegal memory access")), digits, TrainRecipe(epochs=1), seed=0)
+    r = train(_Raises(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9 GiB")), digits,
+              TrainRecipe(epochs=1), seed=0)
+    assert r.status == "failed" and is_out_of_memory(r.reason) and "CUDA" in r.reason and r.params == 2

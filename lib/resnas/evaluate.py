@@ -5,6 +5,12 @@ into a key. If the archive holds that key, the stored record comes back at once:
 resumes and how several searches in one study share work. Otherwise the candidate is trained and its record
 is committed to the archive (SQLite, one transaction per record) before the next result is handed out.
 
+Records are insert-once: the first run to store a key wins and every later one reads its record back, so runs
+sharing an archive agree. Only a candidate's own failures are cached (see `resnas.train.failure_kind`); any
+other exception propagates and nothing is stored. A failed record made by an older engine (`ENGINE_VERSION`) is
+retrained and replaced; a successful record is never replaced. A locked archive is retried with backoff; a
+record that still cannot be written goes to `<archive>.pending.jsonl`, which the next `Archive` opening imports.
+
 Work runs through a `concurrent.futures.Executor`: in-process (`backend='inprocess'`), a local process pool
 (`backend='process'`, `workers=N`; several workers may share one GPU), or any Executor you pass in (a cluster
 backend plugs in here). The evaluator knows nothing about search.
@@ -12,25 +18,35 @@ backend plugs in here). The evaluator knows nothing about search.
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import json
 import os
 import platform
+import re
+import secrets
 import sqlite3
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
+import warnings
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 
+from resnas import __version__
 from resnas import data as data_mod
 from resnas.data import DataSpec
 from resnas.spaces import get_space
-from resnas.train import TrainRecipe, pick_device, train
+from resnas.train import TrainRecipe, TrainResult, failure_kind, is_out_of_memory, pick_device, train
 
-KEY_VERSION = 1  # bump when a change to the engine makes old records incomparable
+KEY_VERSION = 1  # bump when a change to the engine makes old records incomparable (a new key: nothing is served)
+# Bump when training or what counts as a candidate's own failure changes in a way that may turn an old failure
+# into a success: failed records of an older engine are then retrained and replaced (successes never are).
+# 2: only candidate failures are cached (before, any exception, a code bug included, became a failed record).
+ENGINE_VERSION = 2
+CODE_VERSION = f"{__version__}+engine{ENGINE_VERSION}"  # stored in every record
 RUN_ID = uuid.uuid4().hex[:12]  # which process trained a record: shows resumption in tests and audits
 
 
@@ -58,6 +74,7 @@ class Record:
     fingerprint: dict
     created_at: float
     run_id: str
+    code_version: str = ""  # "<resnas version>+engine<ENGINE_VERSION>"; "" in records made before it existed
     cached: bool = field(default=False, compare=False)  # served from the archive rather than trained now
 
     @property
@@ -67,6 +84,16 @@ class Record:
     @property
     def fitness(self) -> float:
         return 100.0 * (1.0 - self.final_val_acc) if self.ok else float("inf")
+
+    @property
+    def engine(self) -> int:
+        """ENGINE_VERSION of the code that made this record (0 when older than the field)."""
+        return engine_of(self.code_version)
+
+    @property
+    def stale(self) -> bool:
+        """A failure recorded by an older engine: retrain it rather than serve it."""
+        return not self.ok and self.engine < ENGINE_VERSION
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -79,6 +106,18 @@ class Record:
         d["history"] = tuple(d["history"])
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names}, cached=cached)
+
+
+def engine_of(code_version: str) -> int:
+    """The engine number in a `code_version` string ("0.1.0+engine2" -> 2); 0 when it has none."""
+    m = re.search(r"\+engine(\d+)$", code_version or "")
+    return int(m.group(1)) if m else 0
+
+
+def supersedes(new: Record, old: Record) -> bool:
+    """May `new` replace `old` (same key) in an archive? Only when `old` failed under an older engine: a
+    success is immutable, and a failure of the same or a newer engine stands."""
+    return not old.ok and old.engine < new.engine
 
 
 def fingerprint(device: str = "auto") -> dict:
@@ -110,35 +149,195 @@ def evaluation_key(space: str, config, data: DataSpec, recipe: TrainRecipe, seed
 
 
 # ---------------------------------------------------------------------------------------------- archive
-class Archive:
-    """Evaluation records in one SQLite file. Each `put` is its own committed transaction (WAL journal), so a
-    crash or kill loses at most the evaluation in flight and never leaves half a record."""
+class ArchiveError(sqlite3.DatabaseError):
+    """An archive file SQLite cannot use (not a database, malformed, unreadable); the message names the file."""
 
-    def __init__(self, path: str | os.PathLike):
+
+class ArchiveLockedWarning(UserWarning):
+    """Another connection holds the archive's write lock; the write is being retried."""
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+try:
+    import fcntl
+
+    def _flock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+except ImportError:  # no advisory locks (Windows): one writer per pending file is then the user's concern
+    def _flock(fd: int) -> None:
+        pass
+
+
+class Archive:
+    """Evaluation records in one SQLite file (WAL journal). Each `put` is its own committed transaction, so a
+    crash or kill loses at most the evaluation in flight and never leaves half a record.
+
+    Records are insert-once: `put` keeps the record already stored under a key (first writer wins) and returns
+    what the archive holds, except that a failure of an older engine is replaced (`supersedes`).
+
+    A locked archive (another process writing, or holding a lock) is retried with exponential backoff for up
+    to `lock_timeout` seconds, with one warning. A finished training is never dropped: if the lock outlasts
+    that, the record is appended to `<archive>.pending.jsonl` (and served by this object), and the next opening
+    of the archive imports it. A file that is not a usable SQLite database raises `ArchiveError` naming it."""
+
+    def __init__(self, path: str | os.PathLike, lock_timeout: float = 600.0):
         self.path = Path(path)
+        self.pending_path = self.path.with_name(self.path.name + ".pending.jsonl")
+        self.lock_timeout = float(lock_timeout)
+        self._unwritten: dict[str, Record] = {}  # records that went to the pending file instead
+        self._warned = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60)
+        # autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE takes the write lock up front).
+        # SQLite's own busy wait covers short locks (half a second, silently); `_retry` the long ones.
+        try:
+            self._db = sqlite3.connect(self.path, timeout=min(0.5, self.lock_timeout), isolation_level=None)
+        except sqlite3.Error as exc:  # a folder, no permission ...
+            raise ArchiveError(f"archive {self.path} cannot be opened: {exc}") from exc
+        try:
+            self._retry(self._create, self.lock_timeout)
+            self.import_pending()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _create(self):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, space TEXT, "
                          "created_at REAL, record TEXT NOT NULL)")
-        self._db.commit()
+
+    def _retry(self, fn, timeout: float):
+        """fn() until it gets past a lock: backoff from 50 ms doubling to 2 s, for up to `timeout` seconds;
+        then sqlite3.OperationalError. Any other database error becomes an ArchiveError naming the file."""
+        start, delay = time.monotonic(), 0.05
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc):
+                    raise ArchiveError(f"archive {self.path}: {exc}") from exc
+                waited = time.monotonic() - start
+                if waited >= timeout:
+                    raise
+                if not self._warned:
+                    self._warned = True
+                    warnings.warn(f"archive {self.path} is locked by another connection; retrying for up to "
+                                  f"{timeout:.0f} s", ArchiveLockedWarning, stacklevel=3)
+                time.sleep(min(delay, timeout - waited))
+                delay = min(2 * delay, 2.0)
+            except sqlite3.DatabaseError as exc:
+                raise ArchiveError(f"archive {self.path} is not a usable SQLite database ({exc}); move it "
+                                   "aside to start a new archive, or restore it from a copy") from exc
+
+    def _query(self, sql: str, args=()) -> list:
+        return self._retry(lambda: self._db.execute(sql, args).fetchall(), self.lock_timeout)
 
     def get(self, key: str) -> Record | None:
-        row = self._db.execute("SELECT record FROM records WHERE key = ?", (key,)).fetchone()
-        return Record.from_json(row[0], cached=True) if row else None
+        rows = self._query("SELECT record FROM records WHERE key = ?", (key,))
+        if rows:
+            return Record.from_json(rows[0][0], cached=True)
+        return self._unwritten.get(key)
 
-    def put(self, record: Record) -> None:
-        with self._db:  # commits on success
-            self._db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)",
-                             (record.key, record.space, record.created_at, record.to_json()))
+    def put(self, record: Record) -> Record:
+        """Store `record` unless the key is taken, and return the record the archive now holds for the key:
+        `record` itself, or (marked cached) the one another run stored first."""
+        try:
+            return self._retry(lambda: self._store([record])[0], self.lock_timeout)
+        except sqlite3.OperationalError as exc:
+            self._append_pending(record)
+            self._unwritten[record.key] = record
+            warnings.warn(f"archive {self.path} stayed locked for {self.lock_timeout:.0f} s ({exc}); record "
+                          f"{record.key} written to {self.pending_path}, imported when the archive is next opened",
+                          ArchiveLockedWarning, stacklevel=2)
+            return record
+
+    def _store(self, records: list[Record]) -> list[Record]:
+        """Insert-once in one transaction; what the archive holds for each record's key afterwards."""
+        db, out = self._db, []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for rec in records:
+                row = (rec.key, rec.space, rec.created_at, rec.to_json())
+                if db.execute("INSERT INTO records VALUES (?, ?, ?, ?) ON CONFLICT(key) DO NOTHING", row).rowcount:
+                    out.append(rec)
+                    continue
+                old = Record.from_json(db.execute("SELECT record FROM records WHERE key = ?",
+                                                  (rec.key,)).fetchone()[0], cached=True)
+                if supersedes(rec, old):
+                    db.execute("UPDATE records SET space = ?, created_at = ?, record = ? WHERE key = ?",
+                               row[1:] + row[:1])
+                    out.append(rec)
+                else:
+                    out.append(old)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return out
+
+    def _append_pending(self, record: Record) -> None:
+        """One line per record, appended under an advisory lock and synced; a file the importer has just
+        emptied and removed is reopened rather than written into."""
+        line = (record.to_json() + "\n").encode()
+        while True:
+            fd = os.open(self.pending_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                _flock(fd)
+                if os.fstat(fd).st_nlink == 0:  # removed by an importer while we waited for the lock
+                    continue
+                os.write(fd, line)
+                os.fsync(fd)
+                return
+            finally:
+                os.close(fd)
+
+    def import_pending(self, timeout: float = 5.0) -> int:
+        """Move the records of `<archive>.pending.jsonl` into the archive (insert-once, so importing twice
+        is harmless) and remove the file. Left in place while the archive stays locked. Returns how many
+        records the file held."""
+        try:
+            fd = os.open(self.pending_path, os.O_RDWR)
+        except FileNotFoundError:
+            return 0
+        try:
+            _flock(fd)
+            if os.fstat(fd).st_nlink == 0:
+                return 0
+            with os.fdopen(os.dup(fd), "rb") as f:
+                lines = f.read().decode().splitlines()
+            records = []
+            for n, text in enumerate(lines, 1):
+                try:
+                    records.append(Record.from_json(text))
+                except (ValueError, TypeError, KeyError):  # a torn line from a crash mid-write: nothing to save
+                    warnings.warn(f"{self.pending_path}:{n}: unreadable record skipped")
+            try:
+                self._retry(lambda: self._store(records), min(timeout, self.lock_timeout))
+            except sqlite3.OperationalError:
+                warnings.warn(f"archive {self.path} is locked: {len(records)} pending record(s) stay in "
+                              f"{self.pending_path} for the next opening", ArchiveLockedWarning)
+                return 0
+            os.unlink(self.pending_path)
+            return len(records)
+        finally:
+            os.close(fd)
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        return self._query("SELECT COUNT(*) FROM records")[0][0] + len(self._only_pending())
 
     def records(self) -> list[Record]:
-        rows = self._db.execute("SELECT record FROM records ORDER BY created_at").fetchall()
-        return [Record.from_json(r[0], cached=True) for r in rows]
+        rows = self._query("SELECT record FROM records ORDER BY created_at")
+        return [Record.from_json(r[0], cached=True) for r in rows] + self._only_pending()
+
+    def _only_pending(self) -> list[Record]:
+        """Records this object could only write to the pending file and the database does not hold yet."""
+        return [r for k, r in self._unwritten.items()
+                if not self._query("SELECT 1 FROM records WHERE key = ?", (k,))]
 
     def to_frame(self):
         """A tidy table, one row per record (history left out; see `history_frame`)."""
@@ -168,16 +367,16 @@ def memory_estimate(job: Job) -> int:
 
 
 def merge_archives(target, sources) -> int:
-    """Copy into `target` every record of `sources` that it lacks (records are immutable and keyed by what was
-    trained, so archives written on several machines merge without conflict). Returns how many were added."""
+    """Copy into `target` every record of `sources` that it lacks (records are insert-once and keyed by what was
+    trained, so archives written on several machines merge without conflict; a failure of an older engine gives
+    way to a newer record). Returns how many were added."""
     dst = Archive(target)
     added = 0
     try:
         for path in sources:
             src = Archive(path)
             for record in src.records():
-                if dst.get(record.key) is None:
-                    dst.put(record)
+                if dst.put(record) is record:  # new here (or replacing an older engine's failure)
                     added += 1
             src.close()
     finally:
@@ -232,23 +431,39 @@ def _bundle(spec: DataSpec):
 
 
 def run_job(job: Job) -> Record:
-    """Build, train and describe one candidate. Pure function of the job (plus the hardware)."""
+    """Build, train and describe one candidate. Pure function of the job (plus the hardware). A candidate's own
+    failure comes back as a failed record; any other exception (a bug, a broken device) is raised, never
+    turned into a record (`resnas.train.failure_kind`)."""
     bundle = _bundle(job.data)
     space = get_space(job.space)
     torch.manual_seed(job.seed)  # the same seed gives the same initial weights
     try:
         model = space.build(space.from_json(job.config), bundle.input_shape[0], bundle.num_classes)
+    except Exception as exc:
+        kind = failure_kind(exc, "build")
+        if kind == "error":
+            raise
+        what = "out of memory" if kind == "out_of_memory" else "configuration not allowed by the space"
+        result = TrainResult("failed", f"{what}: {type(exc).__name__}: {exc}"[:300])
+    else:
         result = train(model, bundle, job.recipe, seed=job.seed, device=job.device)
-    except Exception as exc:  # a candidate that cannot even be built is a failed candidate, not a crash
-        from resnas.train import TrainResult
-
-        result = TrainResult("failed", f"{type(exc).__name__}: {exc}"[:300])
     return Record(key=job.key, space=job.space, config=job.config, data=_plain(asdict(job.data)),
                   recipe=_plain(asdict(job.recipe)), seed=job.seed, status=result.status, reason=result.reason,
                   final_val_acc=result.final_val_acc, best_val_acc=result.best_val_acc,
                   best_epoch=result.best_epoch, params=result.params, flops=result.flops,
                   wall_time=result.wall_time, device=result.device, history=tuple(result.history),
-                  fingerprint=fingerprint(job.device), created_at=time.time(), run_id=RUN_ID)
+                  fingerprint=fingerprint(job.device), created_at=time.time(), run_id=RUN_ID,
+                  code_version=CODE_VERSION)
+
+
+def _free_memory() -> None:
+    """Drop what earlier trainings in this process left on the device before a candidate is retried alone."""
+    from resnas.train import _DeviceData
+
+    _DeviceData._cache.clear()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _plain(d: dict) -> dict:
@@ -321,7 +536,10 @@ class Evaluator:
 
     def map(self, items, progress: bool | None = None, desc: str = "evaluating") -> list[Record]:
         """Evaluate many (space, config) pairs; results in input order. Each finished record is committed to
-        the archive as it arrives, so an interrupted call keeps everything that finished."""
+        the archive as it arrives, so an interrupted call keeps everything that finished. When another run
+        stored a key first, its record is the one returned (records are insert-once). An exception that is
+        not the candidate's own failure propagates once the jobs already running have finished and been
+        stored; jobs not yet started are dropped."""
         jobs = [self.job(s, c) for s, c in items]
         done: dict[str, Record] = {}
         todo: dict[str, Job] = {}
@@ -329,49 +547,55 @@ class Evaluator:
             if j.key in done or j.key in todo:
                 continue
             stored = self.archive.get(j.key)
-            if stored is not None:
+            if stored is not None and not stored.stale:
                 done[j.key] = stored
                 self.served += 1
-            else:
+            else:  # new, or a failure of an older engine: train it (again)
                 todo[j.key] = j
         show = self.progress if progress is None else progress
         bar = None
         if show and todo:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(todo), desc=desc, unit="net")
-        for key, rec in self._run(todo):
-            self.archive.put(rec)  # committed before the next result is handed out
-            self.trained += 1
-            done[key] = rec
+        try:
+            for key, rec in self._run(todo):
+                done[key] = self.archive.put(rec)  # committed before the next result is handed out
+                self.trained += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(acc=f"{rec.final_val_acc:.3f}" if rec.ok else rec.status)
+        finally:
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(acc=f"{rec.final_val_acc:.3f}" if rec.ok else rec.status)
-        if bar is not None:
-            bar.close()
+                bar.close()
         return [done[j.key] for j in jobs]
 
     def _run(self, todo: dict[str, Job]):
         """Yield (key, record) as each job finishes."""
         if self.executor is None:
             for key, job in todo.items():
-                yield key, run_job(job)
+                rec = run_job(job)
+                if rec.status == "failed" and is_out_of_memory(rec.reason):
+                    # this process may still hold memory of earlier trainings: free it and try once more,
+                    # so that the failure recorded is the candidate's own
+                    _free_memory()
+                    self.retried_alone += 1
+                    rec = run_job(job)
+                yield key, rec
             return
-        if self.memory_budget is None:
-            futures = {self.executor.submit(run_job, job): key for key, job in todo.items()}
-            for fut in as_completed(futures):
-                yield futures[fut], fut.result()
-            return
-        yield from self._run_packed(todo)
+        yield from self._run_pool(todo)
 
-    def _run_packed(self, todo: dict[str, Job]):
-        """Admit jobs in order while their memory estimates fit the budget (a job larger than the budget runs
-        when nothing else does). A job that runs out of memory beside others is retried alone, in this
-        process, once everything else has finished; if it fails again, that record stands."""
-        queue = [(key, job, memory_estimate(job)) for key, job in todo.items()]
+    def _run_pool(self, todo: dict[str, Job]):
+        """Run the jobs on the executor. With a memory budget, admit jobs in order while their memory estimates
+        fit it (a job larger than the budget runs when nothing else does); without one, submit them all. A job
+        that runs out of memory beside others is retried alone, in this process, once everything else has
+        finished; if it fails again, that record stands. A job that raises stops further submissions (those
+        not started are cancelled); the running ones finish and are yielded, then the exception is raised."""
+        budget = float("inf") if self.memory_budget is None else self.memory_budget
+        queue = [(key, job, 0 if self.memory_budget is None else memory_estimate(job)) for key, job in todo.items()]
         running: dict = {}  # future -> [key, job, bytes, shared the device with another job]
-        used, alone = 0, []
-        while queue or running:
-            while queue and (not running or used + queue[0][2] <= self.memory_budget):
+        used, alone, error = 0, [], None
+        while running or (queue and error is None):
+            while error is None and queue and (not running or used + queue[0][2] <= budget):
                 key, job, need = queue.pop(0)
                 for entry in running.values():
                     entry[3] = True
@@ -381,11 +605,22 @@ class Evaluator:
             for fut in finished:
                 key, job, need, shared = running.pop(fut)
                 used -= need
+                if fut.cancelled():
+                    continue
+                exc = fut.exception()
+                if exc is not None:  # not the candidate's failure (run_job records those): never cached
+                    if error is None:
+                        error = exc
+                        for other in running:
+                            other.cancel()
+                    continue
                 rec = fut.result()
-                if rec.status == "failed" and "out of memory" in rec.reason and shared:
+                if rec.status == "failed" and is_out_of_memory(rec.reason) and shared:
                     alone.append((key, job))
                 else:
                     yield key, rec
+        if error is not None:
+            raise error
         for key, job in alone:
             self.retried_alone += 1
             yield key, run_job(job)

@@ -5,12 +5,14 @@ uint8, batches are drawn by index, augmentation (pad-4 random crop + horizontal 
 whole batches, and on CUDA the forward pass runs under bf16 autocast in channels_last layout. There are no
 DataLoader workers. The same code runs on the CPU, where a seed gives bit-identical numbers run to run.
 
-A candidate that fails (non-finite loss, CUDA out of memory, more parameters than the recipe allows) comes back
-as a `TrainResult` with status 'failed' and the reason; it never raises into the caller.
+A candidate that fails on its own account (non-finite loss, out of memory, more parameters than the recipe
+allows) comes back as a `TrainResult` with status 'failed' and the reason. Any other exception is a bug or a
+broken environment, not a property of the candidate: it is raised (`failure_kind` draws the line).
 """
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -100,6 +102,37 @@ class TrainResult:
         d = asdict(self)
         d.update(final_val_acc=self.final_val_acc, best_val_acc=self.best_val_acc, best_epoch=self.best_epoch)
         return d
+
+
+# ---------------------------------------------------------------------------------------------- failures
+FAILURE_STAGES = ("build", "train")
+
+
+def failure_kind(exc: BaseException, stage: str) -> str:
+    """How an exception raised while building ('build') or training ('train') one candidate counts.
+
+    'candidate'      the space forbids the configuration (a ValueError from building it): a failed record, for good
+    'out_of_memory'  the candidate's failure when it ran alone on its device, so a failed record; beside other
+                     jobs it may be theirs, and the evaluator retries it alone first
+    'error'          anything else (TypeError, KeyError, a CUDA error that is not memory, a JSON that does not
+                     parse, a ValueError while training ...): a bug or a broken environment, never the
+                     candidate's fault, so it is raised and nothing is cached
+
+    A non-finite loss and too many parameters are not exceptions: `train` reports those itself."""
+    if stage not in FAILURE_STAGES:
+        raise ValueError(f"stage={stage!r} is unknown; allowed: {', '.join(map(repr, FAILURE_STAGES))}")
+    if isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)):
+        return "out_of_memory"
+    if isinstance(exc, RuntimeError) and ("out of memory" in str(exc) or "can't allocate memory" in str(exc)):
+        return "out_of_memory"  # CUDA before OutOfMemoryError existed, MPS, and the CPU allocator
+    if stage == "build" and isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError):
+        return "candidate"
+    return "error"
+
+
+def is_out_of_memory(reason: str) -> bool:
+    """Whether a failed result's reason is running out of memory (the one failure worth retrying alone)."""
+    return "out of memory" in reason
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -254,10 +287,14 @@ def train(model: nn.Module, bundle: Bundle, recipe: TrainRecipe, seed: int = 0, 
     cuda = dev.type == "cuda"
     try:
         return _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progress, on_epoch)
-    except torch.cuda.OutOfMemoryError:
+    except Exception as exc:
+        if failure_kind(exc, "train") != "out_of_memory":
+            raise  # a bug, not the candidate: must not become a cached failure
         model.cpu()
-        torch.cuda.empty_cache()
-        return TrainResult("failed", "CUDA out of memory", params=params, flops=flops,
+        if cuda:
+            torch.cuda.empty_cache()
+        where = "CUDA" if isinstance(exc, torch.cuda.OutOfMemoryError) else type(exc).__name__
+        return TrainResult("failed", f"out of memory ({where}): {str(exc)[:200]}", params=params, flops=flops,
                            wall_time=time.perf_counter() - start, device=str(dev))
 
 
