@@ -46,24 +46,126 @@ def params(**kw):
     return mo_resnet.Params(**{**base, **kw})
 
 
+class Interrupted(Exception):
+    """Stands for a kill: the search stops in the middle of an evaluation."""
+
+
+class DyingEvaluator(FakeEvaluator):
+    def __init__(self, maps_before_dying):
+        super().__init__()
+        self.left = maps_before_dying
+
+    def map(self, items, progress=False):
+        if self.left == 0:
+            raise Interrupted
+        self.left -= 1
+        return super().map(items, progress)
+
+
+def run(p, evaluator, path, alpha=0.3):
+    return mo_resnet.run_alpha(p, alpha, evaluator, path, progress=False)
+
+
 @pytest.mark.parametrize("order", ["generational", "loop"])
 def test_alpha_search_resumes_exactly_after_an_interruption(tmp_path, order):
-    straight, _ = mo_resnet.run_alpha(params(order=order), 0.3, FakeEvaluator(), tmp_path / "a.json", progress=False)
-    # the same search cut after one generation, then run again to three from its snapshot
-    mo_resnet.run_alpha(params(order=order, generations=1), 0.3, FakeEvaluator(), tmp_path / "b.json", progress=False)
+    straight, straight_log = run(params(order=order), FakeEvaluator(), tmp_path / "a.json")
+    # the same search killed during generation 2 (after the initial population and generation 1) ...
+    with pytest.raises(Interrupted):
+        run(params(order=order), DyingEvaluator(1 + (1 if order == "generational" else 6)), tmp_path / "b.json")
     resumed_eval = FakeEvaluator()
-    resumed, log = mo_resnet.run_alpha(params(order=order), 0.3, resumed_eval, tmp_path / "b.json", progress=False)
+    resumed, log = run(params(order=order), resumed_eval, tmp_path / "b.json")  # ... and run again
     assert resumed_eval.calls == 2 * 6  # only the two missing generations were evaluated
     assert straight.n_evals == resumed.n_evals == 6 * 4
     np.testing.assert_array_equal(straight.pareto_front(), resumed.pareto_front())
     assert [g.to_json() for g in straight.pareto_set()] == [g.to_json() for g in resumed.pareto_set()]
     assert len(log) == 24 and set(log.alpha) == {0.3}
-    snapshot = json.loads((tmp_path / "b.json").read_text())
-    assert snapshot["n_evals"] == 24
+    pd.testing.assert_frame_equal(log, straight_log)
+    snapshot = json.loads(mo_resnet.state_file(params(order=order), 0.3, tmp_path / "b.json").read_text())
+    assert snapshot["moead"]["n_evals"] == 24 and len(snapshot["log"]) == 24
+
+
+def test_a_rerun_with_other_parameters_starts_its_own_search_and_keeps_the_old_one(tmp_path):
+    path = tmp_path / "moead_alpha0.3.json"
+    first, _ = run(params(seed=1), FakeEvaluator(), path)
+    other_eval = FakeEvaluator()
+    other, _ = run(params(seed=2), other_eval, path)
+    assert other_eval.calls == 24  # searched from the start, not resumed from seed 1's state
+    fresh, _ = run(params(seed=2), FakeEvaluator(), tmp_path / "fresh.json")
+    np.testing.assert_array_equal(other.pareto_front(), fresh.pareto_front())  # it is seed 2's search
+    bigger, log = run(params(population=8), FakeEvaluator(), path)
+    assert bigger.pop_size == 8 and len(bigger.population) == 8 and bigger.n_evals == 8 * 4 and len(log) == 32
+    again = FakeEvaluator()
+    resumed, _ = run(params(seed=1), again, path)  # seed 1's state is still there, finished
+    assert again.calls == 0 and np.array_equal(resumed.pareto_front(), first.pareto_front())
+    assert len(list(tmp_path.glob("moead_alpha0.3-*.json"))) == 3 and not path.exists()
+
+
+@pytest.mark.parametrize("change, same", [
+    (dict(seed=2), False), (dict(population=8), False), (dict(generations=4), False), (dict(eta_c=0.5), False),
+    (dict(epochs=3), False), (dict(order="loop"), False), (dict(neighbours=3), False), (dict(lr=0.05), False),
+    (dict(preset="moresnet"), False), (dict(train_per_class=50), False), (dict(max_params=10_000), False),
+    (dict(workers=4), True), (dict(backend="process"), True), (dict(retrain_epochs=5), True),
+    (dict(alphas=[0.3, 0.4]), True), (dict(zdt_seeds=[0]), True),
+])
+def test_state_file_is_keyed_by_what_determines_the_search(tmp_path, change, same):
+    base = mo_resnet.state_file(params(), 0.3, tmp_path / "s.json")
+    assert (mo_resnet.state_file(params(**change), 0.3, tmp_path / "s.json") == base) is same
+    assert mo_resnet.state_file(params(), 0.4, tmp_path / "s.json") != base
+
+
+def test_a_state_of_another_search_under_its_name_is_refused(tmp_path):
+    path = mo_resnet.state_file(params(), 0.3, tmp_path / "s.json")
+    run(params(seed=2), FakeEvaluator(), tmp_path / "s.json")
+    mo_resnet.state_file(params(seed=2), 0.3, tmp_path / "s.json").rename(path)  # e.g. a renamed file
+    with pytest.raises(ValueError, match="holds the state of another search than alpha=0.3"):
+        run(params(), FakeEvaluator(), tmp_path / "s.json")
+
+
+def test_a_kill_between_generations_writes_leaves_no_duplicate_log_rows(tmp_path, monkeypatch):
+    """The kill lands where the old code had written generation 1's log rows but not yet its state. Here
+    there is one write per generation, so the rerun's log is the uninterrupted run's, row for row."""
+    _, straight_log = run(params(), FakeEvaluator(), tmp_path / "a.json")
+    real_write, state_writes = mo_resnet._write_json, []
+
+    def dies_writing_the_second_state(path, data):
+        if '"n_evals"' in json.dumps(data):
+            state_writes.append(path)
+            if len(state_writes) == 2:
+                raise Interrupted
+        real_write(path, data)
+
+    monkeypatch.setattr(mo_resnet, "_write_json", dies_writing_the_second_state)
+    with pytest.raises(Interrupted):
+        run(params(), FakeEvaluator(), tmp_path / "b.json")
+    monkeypatch.undo()
+    _, log = run(params(), FakeEvaluator(), tmp_path / "b.json")
+    assert log.groupby("generation").size().tolist() == [6, 6, 6, 6]
+    pd.testing.assert_frame_equal(log, straight_log)
+    assert list(tmp_path.glob("*.tmp")) == []
+
+
+def test_temporary_names_are_unique_per_writer_and_cleaned_up(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    target = tmp_path / "state.json"
+    a, b = mo_resnet._tmp_path(target), mo_resnet._tmp_path(target)
+    assert a != b and a.parent == b.parent == tmp_path and str(os.getpid()) in a.name
+    assert a.name.startswith(".state.json") and a.suffix == ".tmp"
+    mo_resnet._write_json(target, {"x": 1})
+    assert json.loads(target.read_text()) == {"x": 1} and [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+    def refuse(self, other):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        mo_resnet._write_json(target, {"x": 2})
+    assert json.loads(target.read_text()) == {"x": 1} and [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
 def test_pareto_frame_is_the_non_dominated_set(tmp_path):
-    moead, log = mo_resnet.run_alpha(params(), 0.3, FakeEvaluator(), tmp_path / "s.json", progress=False)
+    moead, log = run(params(), FakeEvaluator(), tmp_path / "s.json")
     ep = mo_resnet.pareto_frame(moead, 0.3, SMALL, 1, 10, 28)
     pts = log[["f1", "f2"]].to_numpy()
     for f1, f2 in ep[["f1", "f2"]].to_numpy():

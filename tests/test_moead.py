@@ -97,10 +97,28 @@ def test_state_round_trip_resumes_identically():
     evaluate = lambda batch: problem.evaluate(np.array(batch))  # noqa: E731
     make = dict(initial=uniform_initial(problem.xl, problem.xu), variation=real_variation(problem.xl, problem.xu))
     a = run_moead(MOEAD(10, seed=3, **make), evaluate, 30)
-    b = MOEAD.from_state(json.loads(json.dumps(a.state_dict())), decode=np.asarray, **make)
+    b = MOEAD.from_state(json.loads(json.dumps(a.state_dict())), decode=np.asarray,
+                         expect=MOEAD(10, seed=3, **make).settings(), **make)
+    assert b.seed == 3 and b.settings() == a.settings()
     for m in (a, b):
         run_moead(m, evaluate, 60)
     assert np.array_equal(a.F, b.F) and np.array_equal(a.pareto_front(), b.pareto_front())
+
+
+def test_a_state_of_other_settings_is_refused_not_resumed():
+    make = dict(initial=lambda rng: 0, variation=lambda a, b, rng: 0)
+    saved = run_moead(MOEAD(6, seed=1, **make), lambda batch: [[1.0, 1.0]] * len(batch), 12)
+    state = json.loads(json.dumps(saved.state_dict()))
+    # population 8 asked, 6 saved: once this silently resumed with 6
+    with pytest.raises(ValueError, match="pop_size=6 saved, pop_size=8 asked"):
+        MOEAD.from_state(state, expect=MOEAD(8, seed=1, **make).settings(), **make)
+    with pytest.raises(ValueError, match="seed=1 saved, seed=2 asked"):
+        MOEAD.from_state(state, expect=MOEAD(6, seed=2, **make).settings(), **make)
+    with pytest.raises(ValueError, match="order='generational' saved, order='loop' asked"):
+        MOEAD.from_state(state, expect=MOEAD(6, seed=1, order="loop", **make).settings(), **make)
+    state["population"] = state["population"][:5]
+    with pytest.raises(ValueError, match="inconsistent: pop_size=6, 5 individuals"):
+        MOEAD.from_state(state, **make)
 
 
 # ------------------------------------------------------------------------------------------ ZDT vs pymoo

@@ -14,8 +14,11 @@ archive does not keep: not offered.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,29 +201,77 @@ def objectives(record, alpha: float) -> np.ndarray:
     return np.array([err, alpha * loss])
 
 
+def _tmp_path(path: Path) -> Path:
+    """A temporary name beside `path`, unique per process and call: concurrent writers never share one."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)  # atomic: a kill leaves the previous generation's snapshot
+    tmp = _tmp_path(path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(json.dumps(data))
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)  # atomic: a kill leaves the previous snapshot
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# Params fields that do not change the course of an alpha search (retraining, the ZDT check, where it runs).
+NOT_SEARCH_FIELDS = ("alphas", "retrain_epochs", "retrain_seeds", "retrain_max", "zdt_seeds", "zdt_generations",
+                     "zdt_population", "backend", "workers", "device")
+
+
+def search_identity(p: Params, alpha: float, evaluator=None) -> dict:
+    """Everything that determines one alpha search: alpha, every other parameter of `p` (seed, population,
+    generations, neighbours, order, data, recipe ...), the genome ranges of the preset as the code defines
+    them, the data split and training recipe as built, and the evaluator's fidelity when it has one. A
+    longer search is another search (its first generations come back from the archive, not retrained)."""
+    ident = {"alpha": float(alpha),
+             "params": {k: v for k, v in dataclasses.asdict(p).items() if k not in NOT_SEARCH_FIELDS},
+             "space": dataclasses.asdict(space_of(p)),
+             "data": dataclasses.asdict(data_spec(p)), "recipe": dataclasses.asdict(search_recipe(p))}
+    if all(hasattr(evaluator, a) for a in ("data", "recipe", "seed")):
+        ident["evaluator"] = {"data": dataclasses.asdict(evaluator.data),
+                              "recipe": dataclasses.asdict(evaluator.recipe), "seed": evaluator.seed}
+    return json.loads(json.dumps(ident, sort_keys=True))  # as it reads back from the state file
+
+
+def state_file(p: Params, alpha: float, state_path: Path, evaluator=None) -> Path:
+    """Where the search of (p, alpha) keeps its state: `state_path` with a hash of `search_identity` in its
+    name (moead_alpha0.3.json -> moead_alpha0.3-<hash>.json), so a rerun with other parameters starts its
+    own state and leaves the others as they are."""
+    text = json.dumps(search_identity(p, alpha, evaluator), sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    state_path = Path(state_path)
+    return state_path.with_name(f"{state_path.stem}-{digest}{state_path.suffix}")
 
 
 def run_alpha(p: Params, alpha: float, evaluator, state_path: Path, progress: bool = True):
-    """One MOEA/D search for one alpha, resumable: the MOEA/D state is written atomically after every
-    generation and a rerun continues from it (finished trainings come back from the archive).
-    Returns (moead, log) with log one row per evaluated individual."""
+    """One MOEA/D search for one alpha, resumable: after every generation the MOEA/D state and the log rows so
+    far are written together, atomically, into one file (`state_file`: keyed by everything that determines
+    the search), and a rerun with the same parameters continues from it (finished trainings come back from
+    the archive); a kill at any point leaves the state and its log in step. A saved state of other
+    parameters is never resumed. Returns (moead, log) with log one row per evaluated individual."""
     from resnas.search.moead import MOEAD
     from resnas.spaces.moresnet import Genome
 
     space = space_of(p)
-    log_path = state_path.with_suffix(".log.json")
-    if state_path.exists():
-        moead = MOEAD.from_state(json.loads(state_path.read_text()), space.sample, space.variation,
-                                 decode=Genome.from_json)
-        log = json.loads(log_path.read_text()) if log_path.exists() else []
-    else:
-        moead = MOEAD(p.population, space.sample, space.variation, n_neighbors=p.neighbours, order=p.order,
-                      seed=p.seed)
-        log = []
+    ident = search_identity(p, alpha, evaluator)
+    path = state_file(p, alpha, state_path, evaluator)
+    moead = MOEAD(p.population, space.sample, space.variation, n_neighbors=p.neighbours, order=p.order,
+                  seed=p.seed)
+    log = []
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved.get("search") != ident:  # a hash collision or a renamed file: refuse, never resume it
+            raise ValueError(f"{path} holds the state of another search than alpha={alpha:g} with these "
+                             "parameters; move it away")
+        moead = MOEAD.from_state(saved["moead"], space.sample, space.variation, decode=Genome.from_json,
+                                 expect=moead.settings())
+        log = saved["log"]
+        print(f"alpha={alpha:g}: resuming {path.name} after {moead.n_evals} evaluations")
     batch = p.population if p.order == "generational" else 1  # offspring per ask()
     total = 1 + p.generations * p.population // batch  # ask() calls: the initial population, then offspring
     done = 0 if not moead.population else 1 + (moead.n_evals - p.population) // batch
@@ -238,8 +289,8 @@ def run_alpha(p: Params, alpha: float, evaluator, state_path: Path, progress: bo
         for g, r, f in zip(asked, records, F):
             log.append({"alpha": alpha, "generation": moead.generation, "key": r.key, "genome": g.to_json(),
                         "f1": f[0], "f2": f[1], "params": r.params, "status": r.status})
-        _write_json(log_path, log)
-        _write_json(state_path, moead.state_dict())
+        # one file, one atomic replace: the log can never run ahead of (or behind) the state it belongs to
+        _write_json(path, {"search": ident, "moead": moead.state_dict(), "log": log})
         if bar is not None:
             bar.update(len(asked))
             bar.set_postfix(ep=len(moead.ep), best_err=f"{moead.ideal[0]:.3f}")

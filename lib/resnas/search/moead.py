@@ -107,6 +107,7 @@ class MOEAD:
         self.n_neighbors = min(pop_size, max(2, pop_size // 5 if n_neighbors is None else n_neighbors))
         self.neighbors = neighbourhoods(self.weights, self.n_neighbors)
         self.initial, self.variation, self.neighbour_mating = initial, variation, neighbour_mating
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
 
         self.population: list = []                   # x_i, the current solution of subproblem i
@@ -192,15 +193,19 @@ class MOEAD:
         return self.ep_F[np.argsort(self.ep_F[:, 0], kind="stable")]
 
     # ---------------------------------------------------------------------------------- persistence
+    def settings(self) -> dict:
+        """What fixes this search's course besides its individuals: compared on resuming (`from_state`)."""
+        return {"pop_size": self.pop_size, "n_obj": self.n_obj, "n_neighbors": self.n_neighbors,
+                "order": self.order, "neighbour_mating": self.neighbour_mating, "seed": self.seed,
+                "weights": self.weights.tolist()}
+
     def state_dict(self, encode: Callable[[Any], Any] | None = None) -> dict:
         """A JSON-able snapshot (json.dumps writes inf as Infinity and reads it back). `encode` turns an
         individual into JSON-able data; the default handles numpy arrays and anything JSON-able already.
         Take it after `tell()`: asked-but-untold offspring are not saved."""
         enc = encode or _jsonable
         return {
-            "pop_size": self.pop_size, "n_obj": self.n_obj, "n_neighbors": self.n_neighbors,
-            "order": self.order, "neighbour_mating": self.neighbour_mating,
-            "weights": self.weights.tolist(), "generation": self.generation, "n_evals": self.n_evals,
+            **self.settings(), "generation": self.generation, "n_evals": self.n_evals,
             "population": [enc(x) for x in self.population], "F": self.F.tolist(),
             "ideal": self.ideal.tolist(), "ep": [enc(x) for x in self.ep], "ep_F": self.ep_F.tolist(),
             "loop_queue": list(self._loop_queue), "rng": self.rng.bit_generator.state,
@@ -208,12 +213,24 @@ class MOEAD:
 
     @classmethod
     def from_state(cls, state: dict, initial: Callable, variation: Callable,
-                   decode: Callable[[Any], Any] | None = None) -> "MOEAD":
+                   decode: Callable[[Any], Any] | None = None, expect: dict | None = None) -> "MOEAD":
         """Rebuild from `state_dict()`; `decode` inverts its `encode` (default: identity). The random state is
-        restored too, so a resumed search continues exactly as the uninterrupted one would."""
+        restored too, so a resumed search continues exactly as the uninterrupted one would.
+
+        expect: settings the resumed search must have (e.g. `MOEAD(...).settings()` of the search being asked
+        for); a state saved with others raises ValueError naming them, rather than resuming another search."""
+        mismatched = {k: (state.get(k), v) for k, v in (expect or {}).items() if state.get(k) != v}
+        if mismatched:
+            raise ValueError("the saved MOEA/D state is of another search: "
+                             + "; ".join(f"{k}={saved!r} saved, {k}={want!r} asked"
+                                         for k, (saved, want) in mismatched.items()))
+        pop = len(state["population"])
+        if pop not in (0, state["pop_size"]) or len(state["weights"]) != state["pop_size"]:
+            raise ValueError(f"the saved MOEA/D state is inconsistent: pop_size={state['pop_size']}, "
+                             f"{pop} individuals, {len(state['weights'])} weight vectors")
         dec = decode or (lambda v: v)
         self = cls(state["pop_size"], initial, variation, n_obj=state["n_obj"],
-                   n_neighbors=state["n_neighbors"], order=state["order"],
+                   n_neighbors=state["n_neighbors"], order=state["order"], seed=state.get("seed", 0),
                    weights=np.array(state["weights"]), neighbour_mating=state["neighbour_mating"])
         self.generation, self.n_evals = state["generation"], state["n_evals"]
         self.population = [dec(x) for x in state["population"]]
