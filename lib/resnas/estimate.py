@@ -475,11 +475,30 @@ def count_pooling(p, ctx: Context) -> Count:
     return Count(tuple(parts), (f"{p.seeds} seeds × (1 pre-training + {variants} retrainings)",), why)
 
 
+def _plain_epochs(p) -> tuple[float, str]:
+    """Epochs of the plain training that serves a run's baselines, and whether that is approximate: 'baseline'
+    trains `baseline_epochs` (the paper's fixed length), 'baseline_equal_epochs' as long as the greedy run spent
+    (≈ the budget); both are read off one training of the longer length. (Before `baseline_epochs` existed,
+    'baseline' was the equal-epochs one.)"""
+    lengths = {}
+    if hasattr(p, "baseline_epochs"):
+        if "baseline" in p.modes:
+            lengths["baseline"] = (p.baseline_epochs, "=")
+        if "baseline_equal_epochs" in p.modes:
+            lengths["baseline_equal_epochs"] = (p.budget, "≈")
+    elif "baseline" in p.modes:
+        lengths["baseline"] = (p.budget, "≈")
+    return max(lengths.values(), key=lambda v: v[0]) if lengths else (0.0, "=")
+
+
 def count_ectonas(p, ctx: Context) -> Count:
+    from resnas.experiments import ectonas
     from resnas.spaces.era import SPACE, EraConfig
 
-    searches = [m for m in p.modes if m != "baseline"]
-    runs = getattr(p, "runs", 1)  # runs per topology and seed, if a profile sets them (the paper: 10)
+    search_modes = getattr(ectonas, "SEARCH_MODES", ("greedy", "balanced_0.5", "balanced_0", "random"))
+    searches = [m for m in p.modes if m in search_modes]
+    runs = getattr(p, "runs_per_seed", 1)  # runs per data set, topology and seed (the paper: 10)
+    plain, plain_bound = _plain_epochs(p)
     parts = []
     for dataset in p.datasets:
         train, val = split_sizes(dataset, "val", 0.1, p.train_per_class, p.val_per_class)
@@ -488,12 +507,9 @@ def count_ectonas(p, ctx: Context) -> Count:
             n = len(p.seeds) * runs
             parts.append(Part(f"{dataset} {topology} searches", n * len(searches), p.budget, train, val,
                               probe.flops, probe, "≈"))
-            if "baseline" in p.modes:  # as many epochs as the greedy run of the same start spent: ≈ the budget
-                parts.append(Part(f"{dataset} {topology} baseline", n, p.budget, train, val, probe.flops, probe, "≈"))
-                extra = getattr(p, "baseline_epochs", None)  # the paper's fixed-length baseline, if a profile has it
-                if extra:
-                    parts.append(Part(f"{dataset} {topology} {extra}-epoch baseline", n, extra, train, val,
-                                      probe.flops, probe))
+            if plain:
+                parts.append(Part(f"{dataset} {topology} plain training", n, plain, train, val, probe.flops, probe,
+                                  plain_bound))
     if getattr(p, "era_budget", 0):
         dataset = p.datasets[0]
         shape, classes = image_shape(dataset)
@@ -503,12 +519,12 @@ def count_ectonas(p, ctx: Context) -> Count:
         train, val = split_sizes(dataset, "val", 0.1, p.train_per_class, p.val_per_class)
         parts.append(Part("ERA greedy run", 1, p.era_budget, train, val, probe.flops, probe, "≈"))
     n_runs = sum(part.trainings for part in parts)
-    remarks = [f"a training here is one run: a whole search (or baseline) of ≈ {p.budget:g} epochs, which may "
-               f"overshoot by one generation; {_plural(n_runs, 'run')}",
-               "FLOPs: the starting topologies' (the searches grow and shrink them)"]
-    baseline_why = ("; its baseline trains as long as the greedy run (≈ the budget; the paper: 200 epochs)"
-                    if "baseline" in p.modes else "")
-    why = f"{len(p.seeds) * runs} runs per topology and mode{baseline_why}"
+    remarks = [f"a training here is one run: a whole search of ≈ {p.budget:g} epochs (it may overshoot by one "
+               f"generation) or one plain training of {plain:g} epochs serving the baselines; "
+               f"{_plural(n_runs, 'run')}", "FLOPs: the starting topologies' (the searches grow and shrink them)"]
+    why = f"{len(p.seeds) * runs} runs per data set, topology and mode"
+    if plain > 200:
+        why += f"; the plain training behind the baselines runs {plain:g} epochs (the paper's baseline: 200)"
     return Count(tuple(parts), tuple(remarks), why)
 
 
