@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from resnas.search import STRATEGIES, make_strategy, run_search
@@ -341,3 +342,75 @@ def test_genetic_algorithm_keeps_its_elites_and_breeds_full_generations():
         assert not {c for c, _ in after[2:]} & {c for c, _ in before}  # children are new configurations
     with pytest.raises(ValueError, match="elite=8 is out of range"):
         GeneticAlgorithm(NB201, population_size=8, elite=8)
+
+
+# ---------------------------------------------------------------------------------------------- the cell_search race
+def race_params(**kw):
+    from resnas.experiments import cell_search as cs
+    from resnas.params import validate
+
+    return validate(cs.Params, {"n_boot": 200, **kw})
+
+
+def test_tabular_ga_beats_random_search_on_median_regret_at_200_queries():
+    from resnas.experiments import cell_search as cs
+    from resnas.tabular_cells import TabularEvaluator
+
+    ev = TabularEvaluator()
+    p = race_params(strategies=["random", "genetic"], seeds=50, budget=200, checkpoints=[100, 200])
+    trials = cs.with_regret(cs.run_race(p, ev), ev.best_accuracy)
+    at200 = trials[trials["query"] == 200].groupby("strategy").regret.median()
+    assert at200["genetic"] < at200["random"] - 0.2, at200
+    table = cs.regret_table(trials, [200], n_boot=200)
+    ga, rs = (table.set_index("strategy").loc[s] for s in ("genetic", "random"))
+    assert ga.ci_high < rs.ci_low  # the intervals over 50 seeds do not even overlap
+
+
+def test_same_seed_same_trajectory_in_one_process_or_several():
+    from resnas.experiments import cell_search as cs
+
+    p = race_params(seeds=2, budget=25, checkpoints=[25], population=5, ga_population=6, ga_elite=1,
+                    local_samples=5, local_starts=2, bayes_initial=4)
+    one = cs.run_race(p)
+    assert one.equals(cs.run_race(p))
+    assert set(one.strategy) == set(cs.STRATEGY_NAMES) and len(one) == 5 * 2 * 25
+    assert one.groupby("strategy").apply(lambda g: g[g.seed == 0].code.tolist() != g[g.seed == 1].code.tolist()).all()
+    from dataclasses import replace
+    assert cs.run_race(replace(p, processes=2, strategies=("random", "genetic"))).equals(
+        one[one.strategy.isin(["random", "genetic"])].reset_index(drop=True))
+
+
+def test_race_statistics_on_a_hand_made_race():
+    from resnas.experiments import cell_search as cs
+
+    rows = [("a", 0, [90.0, 93.0, 94.0]), ("a", 1, [92.0, 91.0, 93.5]), ("b", 0, [80.0, 85.0, 85.0]),
+            ("b", 1, [94.0, 10.0, 10.0])]
+    trials = pd.DataFrame([{"strategy": s, "seed": seed, "query": q + 1, "code": f"{s}{seed}{q}", "test_accuracy": a}
+                           for s, seed, accs in rows for q, a in enumerate(accs)])
+    t = cs.with_regret(trials, best_accuracy=94.0)
+    assert t[(t.strategy == "a") & (t.seed == 1)].best_so_far.tolist() == [92.0, 92.0, 93.5]
+    assert t[(t.strategy == "b") & (t.seed == 1)].regret.tolist() == [0.0, 0.0, 0.0]
+    table = cs.regret_table(t, [1, 3], n_boot=200).set_index(["strategy", "queries"])
+    assert table.loc[("a", 3), "median_regret"] == pytest.approx(0.25) and table.loc[("a", 3), "found_best"] == 0.5
+    assert table.loc[("b", 1), "median_regret"] == pytest.approx(7.0) and table.loc[("b", 1), "mean_regret"] == 7.0
+    reach = cs.queries_to_top(t, threshold=93.0).set_index(["strategy", "seed"]).queries_to_top
+    assert reach.to_dict() == {("a", 0): 2, ("a", 1): 3, ("b", 0): math.inf, ("b", 1): 1}
+    summary = cs.queries_summary(reach.reset_index(), budget=3, n_boot=200).set_index("strategy")
+    assert summary.loc["a", "median_queries"] == 2.5 and summary.loc["b", "reached"] == 0.5
+    assert summary.loc["b", "median_queries"] == 2.5  # median of 1 and "more than 3" (counted as 4)
+    never = cs.queries_summary(pd.DataFrame({"strategy": "c", "seed": [0, 1, 2], "queries_to_top": [1, math.inf,
+                                                                                                    math.inf]}), 3)
+    assert never.median_queries.item() == math.inf and never.ci_high.item() == math.inf
+    out = cs.search_outcomes(t, [3], 93.0).set_index(["strategy", "seed"])
+    assert out.loc[("b", 0), "regret_at_3"] == 9.0 and out.loc[("b", 0), "final_best_accuracy"] == 85.0
+    note = cs.closing_note(cs.regret_table(t, [3], n_boot=200), 0.95, 2)
+    assert "3 queries 0.25 [" in note and "not NAS-Bench-201's runs" in note
+
+
+def test_cell_search_parameters_are_checked():
+    from resnas.params import ParamError
+
+    with pytest.raises(ParamError, match=r"checkpoints=\[100, 300\] include \[300\]; allowed: at most budget=200"):
+        race_params(budget=200, checkpoints=[100, 300])
+    with pytest.raises(ParamError, match="strategies='annealing' is not allowed"):
+        race_params(strategies=["annealing"])

@@ -36,6 +36,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.notebook: e for e in [
                "ECToNAS: greedy, balanced, random and baseline (Tables 1–2, Figures 5–6)", "AblationParams"),
     Experiment("cross_topology", "ectonas", "cross_topology", "ECToNAS: CNN ↔ MLP crossings on tabular data (Table 3)",
                "AblationParams"),
+    Experiment("cell_search", "cell_search", "cell_search",
+               "Cell search: five strategies on a CIFAR-10 table of the NAS-Bench-201 cells"),
 ]}
 
 
