@@ -346,7 +346,9 @@ def low_rank_fold(weight: torch.Tensor, bias: torch.Tensor, next_weight: torch.T
     W2' (W' x + b') + b2' = W2 (U_k S_k V_k^T x + b) + b2 equals the original linear map at full rank."""
     # The full U also covers keep > in_features (a wide layer): the extra directions carry zero singular
     # values, and U_k^T W = S_k V_k^T gives them zero rows. W' = U_k^T W is that product in any case.
-    u = torch.linalg.svd(weight, full_matrices=True)[0]
+    # Only a wide layer needs full_matrices for that; otherwise the reduced U is already square, and the full
+    # V it would compute is in_features squared (12,288 squared on EuroSAT's flatten: seconds per call).
+    u = torch.linalg.svd(weight, full_matrices=weight.shape[0] > weight.shape[1])[0]
     u_k = u[:, :keep]
     kept_bias = u_k.T @ bias
     return u_k.T @ weight, kept_bias, next_weight @ u_k, next_bias + next_weight @ (bias - u_k @ kept_bias)
