@@ -93,9 +93,10 @@ def test_tiny_ectonas_and_mo_resnet_count_by_hand(tmp_path):
     # one search run and the paper's 4-epoch baseline (Adult: 2 classes x 20)
     assert cross.trainings == 2 and cross.epochs == 10 + 4 and cross.images_per_epoch == 40
     mo = row(t, "mo_resnet")
-    # search: 2 alphas x N 4 x (2 + 1) generations x 3 epochs; retraining: 2 alphas x 2 members x 3 seeds x 5
-    assert mo.trainings == 24 + 12 and mo.bound == "≤"
-    assert mo.epochs == 24 * 3 + 12 * 5
+    # search: the 4 initial genomes (one seed, shared by both alphas) + 2 alphas x 2 generations x N 4 offspring,
+    # 3 epochs each; retraining: 2 alphas x 2 members x 3 seeds, 5 epochs each
+    assert mo.trainings == (4 + 16) + 12 and mo.bound == "≤"
+    assert mo.epochs == 20 * 3 + 12 * 5
     assert mo.images_per_epoch == 30
 
 
@@ -106,25 +107,27 @@ def test_every_notebook_gets_a_row_and_paper_costs_far_more_than_ci(root):
     for t in (ci, paper):
         assert list(t.notebook) == list(EXPERIMENTS)
         assert not t.remark.str.startswith("estimate failed").any(), t.remark.tolist()
-        assert (t.trainings > 0).all() and (t.gpu_hours_assumed > 0).all()
+        trains = t[t.notebook != "cell_search"]  # cell_search looks its accuracies up in a table
+        assert (trains.trainings > 0).all() and (trains.gpu_hours_assumed > 0).all()
     assert paper.image_epochs.sum() > 10_000 * ci.image_epochs.sum()
     assert paper.gpu_hours_assumed.sum() > 10_000 * ci.gpu_hours_assumed.sum()
-    assert (paper.epochs.values > ci.epochs.values).all()  # notebook by notebook, in EXPERIMENTS' order
+    more = paper.epochs.values > ci.epochs.values  # notebook by notebook, in EXPERIMENTS' order
+    assert more[(paper.notebook != "cell_search").values].all()
     assert len(pd.concat([ci, paper])) == 2 * len(EXPERIMENTS)  # attrs do not get in the way of pandas
     text = E.markdown(paper, parts=True)
     assert "20,000 images/s" in text and "≤ 3,602" in text  # the stated assumption; era_search's bound
 
 
 def test_unknown_and_failing_notebooks_get_rows_not_crashes(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(EXPERIMENTS, "cell_search", Experiment("cell_search", "era", "cell_search", "a new one"))
+    monkeypatch.setitem(EXPERIMENTS, "new_search", Experiment("new_search", "era", "new_search", "a new one"))
     write_params(tmp_path, "pooling_trials", {"dataset": "digits", "seeds": 1})
 
     def broken(p, ctx):
         raise RuntimeError("a renamed field")
 
     monkeypatch.setitem(E.COUNTERS, "era_final", broken)
-    t = E.estimate_table("tiny", tmp_path, ["cell_search", "era_final", "pooling_trials"], calibrate=fixed)
-    assert row(t, "cell_search").remark == "no estimate yet"
+    t = E.estimate_table("tiny", tmp_path, ["new_search", "era_final", "pooling_trials"], calibrate=fixed)
+    assert row(t, "new_search").remark == "no estimate yet"
     assert row(t, "era_final").remark.startswith("estimate failed")
     assert row(t, "pooling_trials").trainings == 1 + 8  # the others are still estimated
     # a missing parameters file is a failed estimate too, and the command line says so with exit status 1

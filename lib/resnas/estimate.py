@@ -9,7 +9,8 @@ per image of its networks, and two times:
   network per notebook family on random tensors of the data set's real shape (an ERA ResNet of the profile's
   middle filters and depth, an MO-ResNet genome of the profile's preset, the ECToNAS starting topologies, ...)
   and gives seconds per training image; a notebook's networks are charged that, scaled by their FLOPs relative
-  to the probe. Nothing is cached: every call measures afresh (a few seconds in all).
+  to the probe (for ERA ResNets, above the probe's FLOPs, along the line through it and a twice-as-wide
+  partner: `Probe.seconds_per_image`). Nothing is cached: every call measures afresh (a few seconds in all).
 - `gpu_hours_assumed`: from a stated assumption, not a measurement. ASSUMPTION: an H100 trains a ResNet-20-sized
   CIFAR-10 network (81.6 MFLOPs forward per image) at 20,000 images/s with this engine's bf16 autocast,
   channels_last and on-device data; a network of F FLOPs per image trains at 20,000 x 81.6M / F images/s, but
@@ -144,6 +145,20 @@ class Probe:
     engine: str
     augment: bool
     flops: int
+    wide: "Probe | None" = None  # a larger network of the family: above `flops`, time is affine through both
+
+    def seconds_per_image(self, flops: float, seconds: Callable[["Probe"], float]) -> float:
+        """Seconds per training image of a network of `flops` FLOPs, from the measured `seconds(probe)`: in
+        proportion to FLOPs up to this probe's; beyond it, on the line through this probe and `wide` (its
+        slope at most `wide`'s own seconds per FLOP), since wider layers use a CPU better than small ones and
+        pure proportion would overstate large networks several times."""
+        own = seconds(self)
+        if self.wide is None or flops <= self.flops:
+            return own * flops / max(self.flops, 1)
+        big = seconds(self.wide)
+        slope = (big - own) / max(self.wide.flops - self.flops, 1)
+        slope = min(max(slope, 0.0), big / max(self.wide.flops, 1))
+        return own + slope * (flops - self.flops)
 
     def build(self) -> nn.Module:
         c, h, w = self.shape
@@ -270,7 +285,11 @@ class Context:
         p = self.params("era_search") or fallback
         shape, classes = image_shape(p.dataset)
         config = middle_era_config(p.filters, p.max_depth)
-        return era_probe(config, shape, classes, p.batch_size, p.dataset, f"ERA {config}")
+        # the wide partner: twice the filters (about 4x the FLOPs), timed at batch 32 at most to stay quick
+        wider = dataclasses.replace(config, filters=2 * config.filters, group=2 * config.group)
+        wide = era_probe(wider, shape, classes, min(p.batch_size, 32), p.dataset, f"ERA {wider}")
+        return dataclasses.replace(era_probe(config, shape, classes, p.batch_size, p.dataset, f"ERA {config}"),
+                                   wide=wide)
 
 
 def _plural(n: float, word: str) -> str:
@@ -439,14 +458,15 @@ def count_mo_resnet(p, ctx: Context) -> Count:
     probe = Probe(f"MO-ResNet {p.preset} genome ({median_flops / 1e6:.0f} MFLOPs, the sample's median)", "moresnet",
                   (p.preset, median_genome.to_json()), tuple(shape), classes, p.batch_size, "train",
                   p.dataset in AUGMENTED, median_flops)
-    evaluations = len(p.alphas) * p.population * (p.generations + 1)
+    # every α's MOEA/D starts from the same seed, hence the same initial population: trained once, then served
+    evaluations = p.population + len(p.alphas) * p.population * p.generations
     retrainings = len(p.alphas) * p.retrain_max * len(p.retrain_seeds)
     parts = [Part("search", evaluations, p.epochs, train, val, flops, probe, "≤"),
              Part("EP retraining", retrainings, p.retrain_epochs, train, val, flops, probe, "≤")]
-    remarks = [f"search: {len(p.alphas)} α × N = {p.population} × {p.generations + 1} generations, one archive "
-               f"(a genome met again is not retrained); retraining: ≤ {p.retrain_max} EP members per α × "
-               f"{len(p.retrain_seeds)} seeds (the EP's size is known after the search); FLOPs: mean of "
-               f"{FLOP_SAMPLES_MORESNET} sampled genomes"]
+    remarks = [f"search: N = {p.population} initial genomes (one seed: the same for every α) + {len(p.alphas)} α × "
+               f"{p.generations} generations × N offspring, one archive (a genome met again is not retrained); "
+               f"retraining: ≤ {p.retrain_max} EP members per α × {len(p.retrain_seeds)} seeds (the EP's size is "
+               f"known after the search); FLOPs: mean of {FLOP_SAMPLES_MORESNET} sampled genomes"]
     why = (f"the bound assumes {p.retrain_max} EP members per α retrained {len(p.retrain_seeds)} times (the "
            f"paper's Fashion-MNIST EPs had one member per α)")
     return Count(tuple(parts), tuple(remarks), why)
@@ -528,10 +548,18 @@ def count_ectonas(p, ctx: Context) -> Count:
     return Count(tuple(parts), tuple(remarks), why)
 
 
+def count_cell_search(p, ctx: Context) -> Count:
+    queries = len(p.strategies) * p.seeds * p.budget
+    return Count((), (f"trains nothing: {len(p.strategies)} strategies × {p.seeds} seeds × {p.budget} queries = "
+                      f"{queries:,} look-ups in a table of trained cells; its CPU time is the strategies' own "
+                      f"(TPE's grows with its trials)",))
+
+
 COUNTERS: dict[str, Callable] = {
     "00_quickstart": count_quickstart, "era_search": count_era_search, "era_final": count_era_final,
     "fidelity_correlation": count_fidelity, "ranking_predictor": count_ranking, "mo_resnet": count_mo_resnet,
     "pooling_trials": count_pooling, "ectonas_ablation": count_ectonas, "cross_topology": count_ectonas,
+    "cell_search": count_cell_search,
 }
 
 # What each paper spent, in epochs of the notebook's own kind, for the `vs_paper` ratio.
@@ -613,11 +641,11 @@ def _combined_bound(parts) -> str:
 
 def part_rows(notebook: str, count: Count, seconds_per_image: Callable[[Probe], float]) -> list[dict]:
     """One row per part of a notebook's count, with its two times in hours: here, the probe's measured seconds
-    per image scaled by the part's FLOPs relative to the probe's; on the GPU, `gpu_images_per_s`."""
+    per image scaled to the part's FLOPs (`Probe.seconds_per_image`); on the GPU, `gpu_images_per_s`."""
     return [{"notebook": notebook, "part": p.what, "trainings": p.trainings, "bound": p.bound,
              "epochs_each": p.epochs, "train_images": p.train_images, "eval_images": p.eval_images,
              "mflops_per_image": p.flops / 1e6, "probe": p.probe.label,
-             "cpu_hours_here": p.weighted_images * seconds_per_image(p.probe) * p.flops / max(p.probe.flops, 1) / 3600,
+             "cpu_hours_here": p.weighted_images * p.probe.seconds_per_image(p.flops, seconds_per_image) / 3600,
              "gpu_hours_assumed": p.weighted_images / gpu_images_per_s(p.flops, p.probe.batch_size) / 3600}
             for p in count.parts]
 
@@ -697,7 +725,7 @@ def estimate_table(profile: str, params_root="params", notebooks=None,
 def caption(profile: str, calibrated: bool = True) -> str:
     threads = torch.get_num_threads()
     here = (f"measured here on the CPU ({threads} torch thread{'s' if threads != 1 else ''}) from a few "
-            f"batches of one representative network per family (below), scaled by FLOPs"
+            f"batches of one representative network per family (below; ERA: two), scaled by FLOPs"
             if calibrated else "from a supplied calibration (not measured)")
     return (f"**Cost of profile `{profile}`.** Trainings and epochs each notebook runs (`≤`: an upper bound, `≈`: "
             f"approximate, see the remark); images per epoch are training images; `cpu_hours_here` is {here}; "
