@@ -38,6 +38,7 @@ import torch
 from resnas import __version__
 from resnas import data as data_mod
 from resnas.data import DataSpec
+from resnas.runlog import log_event
 from resnas.spaces import get_space
 from resnas.train import TrainRecipe, TrainResult, failure_kind, is_out_of_memory, pick_device, train
 
@@ -436,6 +437,7 @@ def run_job(job: Job) -> Record:
     turned into a record (`resnas.train.failure_kind`)."""
     bundle = _bundle(job.data)
     space = get_space(job.space)
+    log_event("job", space=job.space, key=job.key)
     torch.manual_seed(job.seed)  # the same seed gives the same initial weights
     try:
         model = space.build(space.from_json(job.config), bundle.input_shape[0], bundle.num_classes)
@@ -514,6 +516,8 @@ class Evaluator:
         self.archive = archive if isinstance(archive, Archive) else Archive(archive)
         self.data, self.recipe, self.seed, self.device, self.progress = data, recipe, seed, device, progress
         self.executor = backend if isinstance(backend, Executor) else make_executor(backend, workers, address)
+        log_event("evaluator", backend=backend if isinstance(backend, str) else type(backend).__name__,
+                  workers=workers, device=pick_device(device).type)
         # Packing several candidates on one GPU: candidates are admitted while the sum of their memory
         # estimates stays within the budget (default on CUDA: 90% of the memory free now; elsewhere none).
         self.memory_budget = memory_budget

@@ -121,7 +121,7 @@ def verify(notebook: str, params, events: list[dict]) -> list[str]:
                 problems.append(f"backend=process with {params.workers} workers trained in {len(workers)} worker "
                                 "process(es): nothing ran concurrently")
     if hasattr(params, "preset"):
-        spaces = sorted({e["space"] for e in trains if e.get("space")})
+        spaces = sorted({e["space"] for e in events if e["event"] == "job"})
         if spaces != [params.preset]:
             problems.append(f"networks of spaces {spaces} trained, preset={params.preset!r}")
     if hasattr(params, "filters"):
@@ -188,7 +188,7 @@ def _ran(events: list[dict]) -> dict:
     trains = [e for e in events if e["event"] == "train"]
     return {"data": ", ".join(shapes), "backends": ", ".join(backends),
             "devices": ", ".join(sorted({e["device"] for e in trains})),
-            "spaces": ", ".join(sorted({e["space"] for e in trains if e.get("space")})),
+            "spaces": ", ".join(sorted({e["space"] for e in events if e["event"] == "job"})),
             "trainings": len(trains), "processes": len({e["pid"] for e in trains})}
 
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnas.data import Bundle
+from resnas.runlog import log_event
 
 SCHEDULES = ("era_search", "step", "cosine", "plateau", "constant")
 
@@ -276,6 +277,7 @@ def train(model: nn.Module, bundle: Bundle, recipe: TrainRecipe, seed: int = 0, 
     """
     dev = pick_device(device)
     params = count_params(model)
+    log_event("train", engine="train", device=str(dev), params=params, epochs=recipe.epochs)
     start = time.perf_counter()
     if recipe.max_params is not None and params > recipe.max_params:
         return TrainResult("failed", f"{params:,} parameters exceed max_params={recipe.max_params:,}",
@@ -369,6 +371,7 @@ def continue_training(model: nn.Module, bundle: Bundle, epochs: float, lr: float
     if not epochs > 0:
         raise ValueError(f"epochs={epochs} must be > 0")
     dev = pick_device(device)
+    log_event("train", engine="continue_training", device=str(dev), epochs=epochs)
     model.to(dev)
     data = _DeviceData.get(bundle, dev)
     gen = torch.Generator(device=dev).manual_seed(seed)
