@@ -8,7 +8,7 @@ CLUSTER := $(VENV)/.resnas-cluster
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.py)))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data setup-cluster lock test test-fast reproduce readme check lab bench clean $(NOTEBOOKS)
+.PHONY: help setup data setup-cluster lock test test-fast reproduce readme check lab smoke bench estimate clean $(NOTEBOOKS)
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ $(NOTEBOOKS): $(STAMP) data
 
 lab: $(STAMP) ## start JupyterLab on notebooks/ (jupytext opens the .py sources as notebooks)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+smoke: $(STAMP) ## every notebook on PROFILE's code paths (default here: paper) with FakeData and budgets cut, checked from its run log
+	$(PY) -m resnas.smoke --profile $(if $(filter default,$(PROFILE)),paper,$(PROFILE))
 
 bench: $(STAMP) ## three ratios: engine vs DataLoader, K at once vs in turn, projected paper search time
 	$(PY) -m resnas.bench
