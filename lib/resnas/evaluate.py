@@ -474,6 +474,11 @@ def _plain(d: dict) -> dict:
 
 
 def _init_worker(threads: int):
+    import signal
+
+    # Ctrl-C (or a Jupyter kernel's interrupt/shutdown, sent to the whole process group) is the driver's to
+    # handle: it cancels the pool. A worker that also took it would die mid-training with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
 
 
