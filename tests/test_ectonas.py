@@ -366,7 +366,7 @@ def _traced(mode, topology, alpha, seed=42):
     import pandas as pd
 
     res = ectonas.run(start(topology), FakeTrainer(), EctoConfig(budget=20, alpha=alpha, **SMALL), seed=seed)
-    key = {"dataset": "digits", "topology": topology, "seed": 42, "mode": mode}
+    key = {"dataset": "digits", "topology": topology, "seed": 42, "run": 0, "mode": mode}
     trace = pd.DataFrame(res.trace).assign(**key)
     curve = pd.DataFrame([{**key, "epoch": e, "val_acc": 100 * v} for e, v in res.best.curve])
     return res, trace, curve
@@ -383,7 +383,7 @@ def test_figure6_takes_the_balanced_run_of_the_example_topology():
     curves = pd.concat([c for _, _, c in runs] + [base], ignore_index=True)
     p = _tiny_ablation(topologies=["small_cnn", "small_ffnn"], modes=["greedy", "balanced_0.5", "baseline"])
     key, one, baseline = exp.figure6_run(p, traces, curves)
-    assert key == {"dataset": "digits", "topology": "small_ffnn", "seed": 42, "mode": "balanced_0.5"}
+    assert key == {"dataset": "digits", "topology": "small_ffnn", "seed": 42, "run": 0, "mode": "balanced_0.5"}
     assert one.id.iloc[-1] == runs[1][0].best.id and one.op.iloc[0] == "start"
     assert list(one.params) == list(exp.lineage(runs[1][1]).params)
     assert len(baseline) == len(base) and set(baseline["mode"]) == {"baseline"}
@@ -419,3 +419,184 @@ def test_tabular_data_note_names_the_training_data_and_the_majority():
     full = exp.tabular_data_note(_tiny_ablation(train_per_class=None), labels)
     assert "8 test rows, of which 75.0%" in full and "full training split" in full and "None" not in full
     assert "class-balanced subsets of 10 rows per class" in exp.tabular_data_note(_tiny_ablation(), labels)
+
+
+# ------------------------------------------------------------- the paper's protocol: baselines, runs, data sets
+class ShiftingTrainer:
+    """Moves the classifier's bias by the epochs of each call, so a network's bias tells how long it trained;
+    records every call."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, model, epochs):
+        assert 0 < epochs <= 1.0
+        self.calls.append(epochs)
+        with torch.no_grad():
+            model.head.bias.add_(epochs)
+        return 0.5
+
+
+def _bias_shift(model, start_model):
+    return (model.head.bias - start_model.head.bias).mean().item()
+
+
+@pytest.mark.parametrize("fixed, equal", [(3.0, 7.4), (5.5, 2.25), (4.0, 4.0)])
+def test_plain_training_reads_both_baselines_off_one_training(fixed, equal):
+    from resnas.experiments import ectonas as exp
+
+    first = start()
+    trainer = ShiftingTrainer()
+    out = exp.plain_training(first, trainer, {"baseline": fixed, "baseline_equal_epochs": equal})
+    assert sum(trainer.calls) == pytest.approx(max(fixed, equal))  # one training, as long as the longer
+    for mode, epochs in (("baseline", fixed), ("baseline_equal_epochs", equal)):
+        model, curve = out[mode]
+        assert _bias_shift(model, first) == pytest.approx(epochs)  # the copy trained exactly its epochs
+        assert curve[-1][0] == pytest.approx(epochs) and all(b - a <= 1 + 1e-9 for (a, _), (b, _) in
+                                                             zip([(0.0, 0)] + curve, curve))
+    assert _bias_shift(first, first) == 0 and out["baseline"][0] is not out["baseline_equal_epochs"][0]
+
+
+@pytest.fixture
+def epoch_log(monkeypatch):
+    """`continue_training` faked (a size-dependent accuracy, no training) and every call's epochs and seed
+    recorded."""
+    from resnas import train
+
+    log = []
+
+    def fake_training(model, bundle, epochs, lr=0.1, batch_size=32, seed=0, device="cpu"):
+        log.append((epochs, seed))
+        return 0.3 + 0.6 * (1 - math.exp(-morph.count_params(model) / 3000))
+
+    monkeypatch.setattr(train, "continue_training", fake_training)
+    return log
+
+
+@pytest.mark.parametrize("baseline_epochs", [2.0, 20.0])  # shorter and longer than the greedy run's spend
+def test_ablation_baseline_trains_baseline_epochs_and_the_extra_one_the_greedy_spend(epoch_log, baseline_epochs):
+    from resnas.experiments import ectonas as exp
+
+    p = _tiny_ablation(topologies=["small_ffnn"], modes=["greedy", "baseline", "baseline_equal_epochs"],
+                       baseline_epochs=baseline_epochs)
+    res = exp.ablation(p)
+    runs = res["runs"].set_index("mode")
+    greedy = runs.loc["greedy"]
+    ends = res["curves"].groupby("mode").epoch.max()
+    assert ends["baseline"] == pytest.approx(baseline_epochs)
+    assert ends["baseline_equal_epochs"] == pytest.approx(greedy.epochs_total)
+    assert runs.loc["baseline", "epochs_total"] == baseline_epochs == runs.loc["baseline", "epochs_final"]
+    assert runs.loc["baseline_equal_epochs", "epochs_total"] == greedy.epochs_total > p.warmup_epochs
+    # every epoch trained beyond the search's own: one plain training, as long as the longer baseline
+    plain = sum(e for e, _ in epoch_log) - greedy.epochs_total
+    assert plain == pytest.approx(max(baseline_epochs, greedy.epochs_total))
+    assert (runs.loc[["baseline", "baseline_equal_epochs"], "params"] == greedy.start_params).all()
+
+
+def test_runs_per_seed_share_the_split_and_differ_in_everything_else(epoch_log):
+    from resnas.experiments import ectonas as exp
+
+    assert exp.run_seed(42, 0) == 42 and exp.run_seed(42, 1) == exp.run_seed(42, 1)
+    assert len({exp.run_seed(s, r) for s in (42, 13, 28) for r in range(10)}) == 30
+    p = _tiny_ablation(topologies=["small_cnn"], modes=["greedy", "baseline"], runs_per_seed=2, baseline_epochs=2.0)
+    res = exp.ablation(p)
+    runs = res["runs"]
+    assert sorted(zip(runs["run"], runs["mode"])) == [(0, "baseline"), (0, "greedy"), (1, "baseline"), (1, "greedy")]
+    assert set(runs.seed) == {42}  # the split's seed; run 1 trains with its own
+    seeds = {s for _, s in epoch_log}
+    assert 42 * 1_000_003 + 1 in seeds and exp.run_seed(42, 1) * 1_000_003 + 1 in seeds
+    assert set(res["traces"]["run"]) == {0, 1} and set(res["curves"]["run"]) == {0, 1}
+    cut = exp.cutoff_table(runs, res["curves"])
+    assert cut.runs.tolist() == [2] and cut.baseline_equal_epochs_val_at_end.isna().all()
+    assert set(exp.binned_curves(res["curves"]).groupby(["run", "mode"]).size().index) == {
+        (0, "baseline"), (0, "greedy"), (1, "baseline"), (1, "greedy")}
+
+
+@pytest.mark.parametrize("shape", [(3, 64), (3, 32)])  # EuroSAT; CIFAR-10/100 and SVHN
+def test_starting_topologies_and_their_offspring_run_on_colour_images_with_100_classes(shape):
+    x = torch.randn(2, shape[0], shape[1], shape[1])
+    for name in ectonas.TOPOLOGIES:
+        torch.manual_seed(0)
+        model = morph.build(ectonas.start_genome(name, *shape, 100)).eval()
+        with torch.no_grad():
+            assert model(x).shape == (2, 100)
+        if shape[1] == 64:  # every operation at EuroSAT's size (the flatten is 12,288 wide for an FFNN)
+            kids = ectonas.offspring(model, EctoConfig(), generator=torch.Generator().manual_seed(0))
+            assert {"identity", "add_cell", "add_units", "remove_units"} <= {c.op for c in kids}
+            with torch.no_grad():
+                for child in kids:
+                    out = child.model.eval()(x)
+                    assert out.shape == (2, 100) and torch.isfinite(out).all(), (name, child.op)
+
+
+@pytest.mark.parametrize("shape, classes, paper_k", [
+    ((3, 32), 10, 77), ((3, 32), 100, 78), ((3, 64), 10, 303), ((1, 28), 10, 28)])
+def test_starting_topologies_average_the_papers_baseline_parameter_counts(shape, classes, paper_k):
+    """Table 1's 'B' parameter count is the mean of the six starting topologies (CIFAR-10 and SVHN 77K,
+    CIFAR-100 78K, EuroSAT 303K, (Fashion-)MNIST 28K): ours, built at each data set's shape, round to it."""
+    counts = [morph.count_params(morph.build(ectonas.start_genome(n, *shape, classes))) for n in ectonas.TOPOLOGIES]
+    assert round(sum(counts) / len(counts) / 1000) == paper_k
+
+
+def test_profiles_follow_the_paper_protocol_and_scale_the_baseline_with_the_budget():
+    from resnas.experiments import ectonas as exp
+    from resnas.params import load_profile
+
+    paper = load_profile(exp.AblationParams, "ectonas_ablation", "paper")
+    assert set(paper.datasets) == set(exp.PAPER_DATASETS) and set(paper.topologies) == set(ectonas.TOPOLOGIES)
+    assert tuple(paper.seeds) == exp.PAPER_SEEDS and paper.runs_per_seed == exp.PAPER_RUNS_PER_SEED == 10
+    assert paper.baseline_epochs == exp.PAPER_BASELINE_EPOCHS == 200 and paper.budget == 1000
+    assert set(paper.modes) == set(exp.MODES)
+    note = exp.protocol_note(paper)
+    assert "Data sets, data sizes, topologies, runs, seeds and the baseline are the paper's." in note
+    assert "10 runs per data set, topology, seed and mode" in note and "for 200 epochs, as the paper's" in note
+    cross = load_profile(exp.AblationParams, "cross_topology", "paper")
+    assert tuple(cross.seeds) == (42,) and cross.runs_per_seed == 25 and cross.baseline_epochs == 200
+    for profile in ("ci", "default"):  # the CPU profiles keep the paper's ratio: a fifth of the budget
+        for notebook in ("ectonas_ablation", "cross_topology"):
+            p = load_profile(exp.AblationParams, notebook, profile)
+            assert p.baseline_epochs == pytest.approx(p.budget / 5), (profile, notebook)
+
+
+def test_baseline_note_names_both_baselines_from_the_parameters():
+    from resnas.experiments import ectonas as exp
+
+    both = exp.baseline_note(_tiny_ablation(modes=["greedy", "baseline", "baseline_equal_epochs"],
+                                            baseline_epochs=1.5))
+    assert "for 1.5 epochs (the paper: 200, 20% of its 1,000-epoch budget; here 25% of 6)" in both
+    assert "as many epochs as the greedy run of the same start spent in all" in both and "prefix" in both
+    only = exp.baseline_note(_tiny_ablation(modes=["balanced_0", "baseline_equal_epochs"]))
+    assert "'baseline' (the paper's)" not in only and "as the balanced_0 run" in only
+    note = exp.protocol_note(_tiny_ablation(modes=["greedy", "baseline_equal_epochs"]))
+    assert "no baseline of the paper's kind" in note and "one run per seed (the paper: 10)" in note
+    assert "a 12-epoch baseline" in exp.protocol_note(_tiny_ablation(baseline_epochs=12.0))
+
+
+def test_paper_tables_1_and_2_are_the_papers():
+    """PAPER_TABLE12 against Tables 1-2 as printed: each data set's first row is Table 1 (E, B, R), its second
+    Table 2 (alpha 1, 0.5, 0); nine numbers each, accuracy and sd pairs then parameter counts (K)."""
+    import re
+    from pathlib import Path
+
+    from resnas.experiments import ectonas as exp
+
+    path = Path(__file__).resolve().parents[1] / ".." / "shared" / "papers" / "ectonas.txt"
+    if not path.exists():
+        pytest.skip(f"the paper text is not at {path.resolve()} (it sits beside the checkout, not in a clone)")
+    names = {"CIFAR-10": "cifar10", "CIFAR-100": "cifar100", "EuroSAT": "eurosat", "FashionMNIST": "fashion_mnist",
+             "MNIST": "mnist", "SVHN": "svhn"}
+    seen = {}
+    for line in path.read_text(encoding="utf-8").replace("Fashion MNIST ", "FashionMNIST ").splitlines():
+        head, _, rest = line.partition(" ")
+        numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", rest.replace("±plus-or-minus\\pm", ""))]
+        if head in names and len(numbers) == 9:
+            seen.setdefault(names[head], []).append(numbers)
+    assert sorted(seen) == sorted(exp.PAPER_DATASETS) and all(len(v) == 2 for v in seen.values())
+    table = exp.PAPER_TABLE12.set_index(["paper_dataset", "mode"])
+    assert len(table) == 6 * 5
+    for dataset, (t1, t2) in seen.items():
+        for i, mode in enumerate(("greedy", "baseline", "random")):
+            assert tuple(table.loc[(dataset, mode)]) == (t1[2 * i], t1[2 * i + 1], t1[6 + i])
+        assert t2[:2] == t1[:2] and t2[6] == t1[6]  # Table 2's alpha = 1 is Table 1's E
+        for i, mode in ((1, "balanced_0.5"), (2, "balanced_0")):
+            assert tuple(table.loc[(dataset, mode)]) == (t2[2 * i], t2[2 * i + 1], t2[6 + i])

@@ -39,16 +39,32 @@ PAPER_TABLE4 = pd.DataFrame([
 PAPER_METHOD = {"paper": "structured", "random": "random", "random_cut": "random"}
 PAPER_TABLE4_BASELINE = 98.6
 
-# Tables 1 and 2: test accuracy (%) mean, sd, and final parameter count (thousands), aggregated over the six
-# starting topologies. Digits has no row in the paper; MNIST is the nearest analogue and is shown beside it.
-PAPER_TABLE12 = pd.DataFrame([
-    ("fashion_mnist", "greedy", 87.2, 1.5, 43), ("fashion_mnist", "baseline", 86.8, 1.4, 28),
-    ("fashion_mnist", "random", 85.3, 2.7, 29), ("fashion_mnist", "balanced_0.5", 83.7, 2.3, 6),
-    ("fashion_mnist", "balanced_0", 83.9, 2.6, 6),
-    ("mnist", "greedy", 98.3, 1.6, 43), ("mnist", "baseline", 97.6, 2.2, 28), ("mnist", "random", 96.0, 3.4, 29),
-    ("mnist", "balanced_0.5", 94.7, 3.2, 6), ("mnist", "balanced_0", 94.8, 3.2, 6),
-], columns=["paper_dataset", "mode", "paper_test_acc", "paper_test_sd", "paper_params_k"])
-PAPER_ANALOGUE = {"fashion_mnist": "fashion_mnist", "digits": "mnist", "mnist": "mnist"}
+# Tables 1 and 2: test accuracy (%) mean, sd, and final parameter count (thousands) of every data set, aggregated
+# over the six starting topologies (the "overall" rows are left out). Digits has no row in the paper; MNIST is
+# the nearest analogue and is shown beside it. The paper's baseline ('B') is its 200-epoch plain training.
+_TABLE1 = {  # data set: (E, B, R) accuracy and sd, then (E, B, R) parameters (K)
+    "cifar10": ((54.2, 3.4), (46.3, 4.7), (47.1, 3.5), (100, 77, 74)),
+    "cifar100": ((20.6, 3.1), (16.0, 1.9), (14.8, 3.8), (97, 78, 80)),
+    "eurosat": ((78.1, 10.5), (70.8, 20.0), (67.6, 15.2), (301, 303, 283)),
+    "fashion_mnist": ((87.2, 1.5), (86.8, 1.4), (85.3, 2.7), (43, 28, 29)),
+    "mnist": ((98.3, 1.6), (97.6, 2.2), (96.0, 3.4), (43, 28, 29)),
+    "svhn": ((77.2, 5.1), (66.4, 13.0), (66.6, 10.2), (68, 77, 77)),
+}
+_TABLE2 = {  # data set: (α = 0.5, α = 0) accuracy and sd, then their parameters (K); α = 1 is Table 1's E
+    "cifar10": ((49.8, 5.1), (50.0, 5.1), (8, 8)),
+    "cifar100": ((18.2, 3.3), (15.0, 2.6), (7, 8)),
+    "eurosat": ((71.3, 7.1), (70.7, 8.7), (36, 17)),
+    "fashion_mnist": ((83.7, 2.3), (83.9, 2.6), (6, 6)),
+    "mnist": ((94.7, 3.2), (94.8, 3.2), (6, 6)),
+    "svhn": ((69.7, 9.2), (70.5, 11.7), (14, 9)),
+}
+PAPER_TABLE12 = pd.DataFrame(
+    [(d, m, *acc, k) for d, (e, b, r, ks) in _TABLE1.items()
+     for m, acc, k in zip(("greedy", "baseline", "random"), (e, b, r), ks)]
+    + [(d, m, *acc, k) for d, (half, zero, ks) in _TABLE2.items()
+       for m, acc, k in zip(("balanced_0.5", "balanced_0"), (half, zero), ks)],
+    columns=["paper_dataset", "mode", "paper_test_acc", "paper_test_sd", "paper_params_k"])
+PAPER_ANALOGUE = {**{d: d for d in _TABLE1}, "digits": "mnist"}
 PAPER_EPOCHS_SAVED = 0.8  # "up to around 80%" of training time against retraining every candidate
 
 # Table 3 (modified adult data set, 75 runs per cell): final topology counts per starting type and greediness.
@@ -65,13 +81,19 @@ PAPER_TABLE5 = pd.DataFrame([
     ("balanced_0", 83.5, 1.3, 1.4), ("random", 83.7, 1.2, 6.5),
 ], columns=["mode", "paper_test_acc", "paper_test_sd", "paper_params_k"])
 
-MODES = ("greedy", "balanced_0.5", "balanced_0", "random", "baseline")
+SEARCH_MODES = ("greedy", "balanced_0.5", "balanced_0", "random")
+# Plain training of the starting topology, no search: 'baseline' is the paper's (a fixed `baseline_epochs`, the
+# paper: 200); 'baseline_equal_epochs' is our addition, as many epochs as the greedy run spent in all.
+BASELINE_MODES = ("baseline", "baseline_equal_epochs")
+MODES = SEARCH_MODES + BASELINE_MODES
 DEVICES = ("auto", "cpu", "cuda")
 
 # The paper's search protocol: the budget (epochs per run, warm-up included) and seeds from §4 and Appendix C.2;
 # warm-up, rounds per phase and epochs per round from the authors' code (spec/ectonas.md, "Loop").
 PAPER_PROTOCOL = {"budget": 1000.0, "warmup_epochs": 10.0, "rounds": 3, "epochs_per_round": 5.0}
-PAPER_SEEDS = (42, 13, 28)
+PAPER_SEEDS = (42, 13, 28)  # "Random seed: 42 (extra experiments run on seeds 13 and 28)", Appendix C.2
+PAPER_RUNS_PER_SEED = 10  # "We perform 10 runs on each starting topology", §4, on each seed
+PAPER_BASELINE_EPOCHS = 200.0  # "standard training for 200 epochs performed on the same starting topologies", §4
 PAPER_FINAL_EPOCHS = "100 to 160"  # epochs the paper's final networks received (§4)
 PAPER_DATASETS = ("cifar10", "cifar100", "eurosat", "fashion_mnist", "mnist", "svhn")  # abstract, §4
 
@@ -249,8 +271,12 @@ class AblationParams:
     val_per_class: int | None = param(30, ge=1)
     test_per_class: int | None = param(100, ge=1)
     topologies: list[str] = param(["small_cnn", "small_ffnn"], choices=search.TOPOLOGIES)
-    seeds: list[int] = param([42, 13, 28], ge=0)
+    seeds: list[int] = param([42, 13, 28], ge=0, help="each seed draws the data split (the paper: 42, 13, 28)")
+    runs_per_seed: int = param(1, ge=1, le=100, help="runs per data set, topology and seed on that seed's split "
+                               "(the paper: 10); run 0 uses the seed itself, run r a seed derived from (seed, r)")
     modes: list[str] = param(list(MODES), choices=MODES)
+    baseline_epochs: float = param(12.0, gt=0.0, help="epochs of the 'baseline' mode's plain training (the paper: "
+                                   "200, a fifth of its 1,000-epoch budget)")
     budget: float = param(60.0, ge=1.0, help="epochs, warm-up included (paper: 1000)")
     warmup_epochs: float = param(5.0, ge=0.0, help="paper: 10")
     rounds: int = param(3, ge=1, le=20)
@@ -272,9 +298,9 @@ class AblationParams:
         require(self.example_topology in ("", *self.topologies),
                 f"example_topology={self.example_topology!r} is not among topologies; allowed: '' (the last), "
                 f"{', '.join(self.topologies)}")
-        searches = [m for m in self.modes if m != "baseline"]
-        require(bool(searches), f"modes={list(self.modes)} has no search, only the baseline it is compared with; "
-                                f"allowed: at least one of {', '.join(m for m in MODES if m != 'baseline')}")
+        require(any(m in SEARCH_MODES for m in self.modes),
+                f"modes={list(self.modes)} has no search, only the baselines it is compared with; allowed: at "
+                f"least one of {', '.join(SEARCH_MODES)}")
         require(self.warmup_epochs < self.budget,
                 f"warmup_epochs={self.warmup_epochs:g} must be below budget={self.budget:g} (the budget includes "
                 f"the warm-up); allowed: 0 to below {self.budget:g}")
@@ -290,27 +316,55 @@ class AblationParams:
                                  max_generations=self.max_generations)
 
 
+def run_seed(seed: int, run: int) -> int:
+    """The seed of run `run` under `seed` (network initialisation, training order, the search's draws): `seed`
+    itself for run 0, so one run per seed is what it always was; for run r > 0 a 31-bit seed from numpy's
+    SeedSequence of (seed, r)."""
+    if run == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, run]).generate_state(1)[0] >> 1)
+
+
+def plain_training(start, trainer, epochs: dict[str, float]) -> dict[str, tuple[torch.nn.Module, list]]:
+    """One plain training of a copy of `start` (one `trainer` call per epoch, no search), read off at each
+    entry of `epochs` ({mode: epochs}): per mode, a copy of the network when the training reached that count and
+    the validation curve [(epochs, val acc)] up to it. Shorter counts are prefixes of the longer ones, so the
+    paper's fixed-length baseline and the equal-epochs baseline cost one training of the longer. Every count is
+    trained exactly; an epoch that a shorter, fractional count falls inside is trained in two parts."""
+    model = copy.deepcopy(start)
+    curve, done, out = [], 0.0, {}
+    for mode, target in sorted(epochs.items(), key=lambda kv: kv[1]):
+        if target > done + 1e-9:
+            curve += [(done + e, acc) for e, acc in search.baseline(model, trainer, target - done)]
+            done = target
+        out[mode] = (copy.deepcopy(model), list(curve))
+    return out
+
+
 def ablation(p: AblationParams, progress: bool = False) -> dict[str, pd.DataFrame]:
-    """Every (data set, topology, seed, mode) run. Returns tables: 'runs' (one row per run), 'traces' (per
+    """Every (data set, topology, seed, run, mode). Returns tables: 'runs' (one row per run), 'traces' (per
     generation and winner), 'curves' (the final network's lineage: epochs received, validation accuracy).
-    The baseline trains the start topology plainly for as many epochs as the greedy run (or the first search
-    mode) of the same data set, topology and seed spent in total."""
+    The data split follows the seed (all runs of a seed share it); the rest follows `run_seed(seed, run)`.
+    Two baselines train the starting topology plainly, read off one training (`plain_training`): 'baseline',
+    the paper's, for `baseline_epochs`; 'baseline_equal_epochs' for as many epochs as the greedy run (or the
+    first search mode) of the same data set, topology, seed and run spent in total."""
     runs, traces, curves = [], [], []
     where = device_type(p.device)
-    jobs = [(d, t, s) for d in p.datasets for t in p.topologies for s in p.seeds]
+    jobs = [(d, t, s, r) for d in p.datasets for t in p.topologies for s in p.seeds for r in range(p.runs_per_seed)]
     if progress:
         from tqdm.auto import tqdm
         jobs = tqdm(jobs, desc="runs")
-    for dataset, topology, seed in jobs:
+    for dataset, topology, seed, run in jobs:
         bundle, test = _bundles(dataset, p.train_per_class, p.val_per_class, p.test_per_class, seed)
+        rseed = run_seed(seed, run)
         genome = search.start_genome(topology, *bundle.input_shape[:2], bundle.num_classes)
-        torch.manual_seed(seed)
+        torch.manual_seed(rseed)
         start = morph.build(genome)
-        key = {"dataset": dataset, "topology": topology, "seed": seed}
+        key = {"dataset": dataset, "topology": topology, "seed": seed, "run": run}
         spent = None
-        for mode in [m for m in p.modes if m != "baseline"]:
+        for mode in [m for m in p.modes if m in SEARCH_MODES]:
             t0 = time.perf_counter()
-            res = search.run(start, make_trainer(bundle, seed, p.lr, p.batch_size, p.device), p.config(mode), seed)
+            res = search.run(start, make_trainer(bundle, rseed, p.lr, p.batch_size, p.device), p.config(mode), rseed)
             if spent is None or mode == "greedy":
                 spent = res.total_epochs
             best = res.best
@@ -325,19 +379,22 @@ def ablation(p: AblationParams, progress: bool = False) -> dict[str, pd.DataFram
                          "seconds": time.perf_counter() - t0, "device": where})
             traces += [{**key, "mode": mode, **row} for row in res.trace]
             curves += [{**key, "mode": mode, "epoch": e, "val_acc": 100 * v} for e, v in best.curve]
-        if "baseline" in p.modes:
-            t0 = time.perf_counter()
-            model = copy.deepcopy(start)
-            epochs = spent if spent is not None else p.budget
-            curve = search.baseline(model, make_trainer(bundle, seed, p.lr, p.batch_size, p.device), epochs)
-            runs.append({**key, "mode": "baseline", "test_acc": 100 * accuracy(model, bundle, test, p.device),
+        lengths = {"baseline": p.baseline_epochs, "baseline_equal_epochs": spent}
+        wanted = {m: lengths[m] for m in BASELINE_MODES if m in p.modes}
+        if not wanted:
+            continue
+        t0 = time.perf_counter()
+        plain = plain_training(start, make_trainer(bundle, rseed, p.lr, p.batch_size, p.device), wanted)
+        seconds = time.perf_counter() - t0  # one training serves both: each row carries its whole time
+        for mode, (model, curve) in plain.items():
+            epochs = wanted[mode]
+            runs.append({**key, "mode": mode, "test_acc": 100 * accuracy(model, bundle, test, p.device),
                          "val_acc": 100 * np.mean([v for _, v in curve[-3:]]), "params": morph.count_params(model),
                          "start_params": morph.count_params(start), "epochs_total": epochs, "epochs_final": epochs,
                          "scratch_epochs": epochs, "epochs_saved": 0.0, "generations": 0, "candidates": 1,
                          "start_cells": len(genome.cells), "final_cells": len(genome.cells),
-                         "architecture": search.describe(genome), "seconds": time.perf_counter() - t0,
-                         "device": where})
-            curves += [{**key, "mode": "baseline", "epoch": e, "val_acc": 100 * v} for e, v in curve]
+                         "architecture": search.describe(genome), "seconds": seconds, "device": where})
+            curves += [{**key, "mode": mode, "epoch": e, "val_acc": 100 * v} for e, v in curve]
     return {"runs": pd.DataFrame(runs), "traces": pd.DataFrame(traces), "curves": pd.DataFrame(curves)}
 
 
@@ -378,30 +435,48 @@ def tables12(runs: pd.DataFrame) -> pd.DataFrame:
                            ignore_index=True)
 
 
+def plain_curve(curves: pd.DataFrame, key: dict) -> pd.DataFrame:
+    """The longest plain-training curve of one run (`key`: data set, topology, seed, run): both baselines are
+    read off one training, so the shorter is a prefix of the longer. Empty without a baseline."""
+    rows = _of_run(curves, key)
+    rows = rows[rows["mode"].isin(BASELINE_MODES)]
+    if rows.empty:
+        return rows
+    ends = rows.groupby("mode").epoch.max()
+    longest = max(ends.index, key=lambda m: (ends[m], -BASELINE_MODES.index(m)))
+    return rows[rows["mode"] == longest].sort_values("epoch")
+
+
 def cutoff_table(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    """Figure 5's fairer comparison: per run, the final network's validation accuracy against the baseline's at
-    the same number of epochs received (the baseline curve's last point at or before that)."""
+    """Figure 5's fairer comparison: per run, the final network's validation accuracy against plain training's
+    at the same number of epochs received (the longest baseline curve's last point at or before that), at the
+    end of the paper's fixed-length baseline and at the end of the equal-epochs baseline."""
     rows = []
-    base = curves[curves["mode"] == "baseline"]
-    for r in runs[runs["mode"] != "baseline"].itertuples():
-        b = base[(base.dataset == r.dataset) & (base.topology == r.topology) & (base.seed == r.seed)]
-        upto = b[b.epoch <= r.epochs_final + 1e-9]
-        rows.append({"dataset": r.dataset, "topology": r.topology, "seed": r.seed, "mode": r.mode,
+    for r in runs[runs["mode"].isin(SEARCH_MODES)].itertuples():
+        key = {"dataset": r.dataset, "topology": r.topology, "seed": r.seed, "run": r.run}
+        plain = plain_curve(curves, key)
+        upto = plain[plain.epoch <= r.epochs_final + 1e-9]
+        ends = {m: _of_run(curves, {**key, "mode": m}).sort_values("epoch").val_acc for m in BASELINE_MODES}
+        rows.append({"dataset": r.dataset, "topology": r.topology, "seed": r.seed, "run": r.run, "mode": r.mode,
                      "epochs_final": r.epochs_final, "val_acc": r.val_acc,
                      "baseline_val_at_same_epochs": upto.val_acc.iloc[-1] if len(upto) else np.nan,
-                     "baseline_val_at_end": b.val_acc.iloc[-1] if len(b) else np.nan})
+                     "baseline_val_at_end": ends["baseline"].iloc[-1] if len(ends["baseline"]) else np.nan,
+                     "baseline_equal_epochs_val_at_end": (ends["baseline_equal_epochs"].iloc[-1]
+                                                          if len(ends["baseline_equal_epochs"]) else np.nan)})
     out = pd.DataFrame(rows)
     return out.groupby(["dataset", "mode"], sort=False).agg(
         epochs_final=("epochs_final", "mean"), val_acc=("val_acc", "mean"),
         baseline_val_at_same_epochs=("baseline_val_at_same_epochs", "mean"),
-        baseline_val_at_end=("baseline_val_at_end", "mean"), runs=("seed", "size")).reset_index()
+        baseline_val_at_end=("baseline_val_at_end", "mean"),
+        baseline_equal_epochs_val_at_end=("baseline_equal_epochs_val_at_end", "mean"),
+        runs=("seed", "size")).reset_index()
 
 
 def binned_curves(curves: pd.DataFrame) -> pd.DataFrame:
     """Curves on whole epochs (a fractional record counts towards the epoch it ends in; per run, the last record
     of each epoch), for averaging over runs."""
     c = curves.assign(epoch=np.ceil(curves.epoch - 1e-9).astype(int))
-    return c.groupby(["dataset", "topology", "seed", "mode", "epoch"], as_index=False).val_acc.last()
+    return c.groupby(["dataset", "topology", "seed", "run", "mode", "epoch"], as_index=False).val_acc.last()
 
 
 def lineage(trace: pd.DataFrame) -> pd.DataFrame:
@@ -432,7 +507,7 @@ def table5(runs: pd.DataFrame) -> pd.DataFrame:
 def crossings(runs: pd.DataFrame) -> pd.DataFrame:
     """Table 3 in shape: per mode and starting type (CNN: any conv cell), how many final networks are CNNs or
     FFNNs and the share that crossed, with the paper's counts (on its tabular data set) beside."""
-    r = runs[runs["mode"] != "baseline"]
+    r = runs[runs["mode"].isin(SEARCH_MODES)]
     r = r.assign(start=np.where(r.start_cells > 0, "cnn", "ffnn"), final=np.where(r.final_cells > 0, "cnn", "ffnn"))
     out = r.groupby(["mode", "start"]).agg(final_cnn=("final", lambda f: int((f == "cnn").sum())),
                                           final_ffnn=("final", lambda f: int((f == "ffnn").sum())),
@@ -485,6 +560,12 @@ def protocol_note(p: AblationParams) -> str:
         differs.append(f"{len(set(p.topologies))} of the six starting topologies")
     if tuple(p.seeds) != PAPER_SEEDS:
         differs.append(f"seeds {', '.join(map(str, p.seeds))} (the paper: {', '.join(map(str, PAPER_SEEDS))})")
+    if p.runs_per_seed != PAPER_RUNS_PER_SEED:
+        differs.append(f"{_runs(p.runs_per_seed)} per seed (the paper: {PAPER_RUNS_PER_SEED})")
+    if "baseline" in p.modes and p.baseline_epochs != PAPER_BASELINE_EPOCHS:
+        differs.append(f"a {_num(p.baseline_epochs)}-epoch baseline (the paper: {_num(PAPER_BASELINE_EPOCHS)})")
+    if "baseline" not in p.modes:
+        differs.append("no baseline of the paper's kind (mode 'baseline' not run)")
     if p.budget < paper["budget"] or p.epochs_per_round < paper["epochs_per_round"]:
         reading = (f"The search budget is below the paper's, so the final networks receive fewer epochs than the "
                    f"paper's {PAPER_FINAL_EPOCHS}: read the comparisons as a shape, not a number.")
@@ -494,22 +575,50 @@ def protocol_note(p: AblationParams) -> str:
         reading = (f"The search budget is the paper's, so the final networks should receive about its "
                    f"{PAPER_FINAL_EPOCHS} epochs.")
     return (f"**Protocol.** Data: {', '.join(p.datasets)} ({sizes}). Starting topologies: "
-            f"{', '.join(p.topologies)}. One run per data set, topology, seed and mode; seeds "
-            f"{', '.join(map(str, p.seeds))} (the paper: 10 runs per starting topology on seed 42, repeated on "
-            f"13 and 28). Search: {search_line}. {reading} "
+            f"{', '.join(p.topologies)}. {_runs(p.runs_per_seed).capitalize()} per data set, topology, seed and "
+            f"mode, on the seed's data split; seeds {', '.join(map(str, p.seeds))} (the paper: "
+            f"{PAPER_RUNS_PER_SEED} runs per starting topology on seed 42, repeated on 13 and 28). "
+            f"Search: {search_line}. {reading} {baseline_note(p)} "
             + (f"Still different from the paper: {'; '.join(differs)}." if differs else
-               "Data sets, data sizes, topologies and seeds are the paper's."))
+               "Data sets, data sizes, topologies, runs, seeds and the baseline are the paper's."))
+
+
+def _runs(n: int) -> str:
+    return "one run" if n == 1 else f"{n:,} runs"
+
+
+def baseline_note(p: AblationParams) -> str:
+    """The baselines a profile runs, from its parameters: the paper's fixed-length plain training and our
+    equal-epochs one, with their lengths against the search budget and the paper's."""
+    ratio = PAPER_BASELINE_EPOCHS / PAPER_PROTOCOL["budget"]
+    parts = []
+    if "baseline" in p.modes:
+        length = (f"{_num(p.baseline_epochs)} epochs, as the paper's" if p.baseline_epochs == PAPER_BASELINE_EPOCHS
+                  else f"{_num(p.baseline_epochs)} epochs (the paper: {_num(PAPER_BASELINE_EPOCHS)}, "
+                       f"{ratio:.0%} of its {_num(PAPER_PROTOCOL['budget'])}-epoch budget; here "
+                       f"{p.baseline_epochs / p.budget:.0%} of {_num(p.budget)})")
+        parts.append(f"'baseline' (the paper's) trains the starting topology plainly, without search, for {length}")
+    if "baseline_equal_epochs" in p.modes:
+        ref = "greedy" if "greedy" in p.modes else next(m for m in p.modes if m in SEARCH_MODES)
+        parts.append(f"'baseline_equal_epochs' (our addition, not in the paper) trains it for as many epochs as the "
+                     f"{ref} run of the same start spent in all (about the {_num(p.budget)}-epoch budget), so that "
+                     f"plain training and search get the same compute")
+    if not parts:
+        return "**Baselines.** None run."
+    shared = (" Both are read off one training (the shorter is a prefix of the longer)." if len(parts) == 2
+              else "")
+    return "**Baselines.** " + "; ".join(parts) + "." + shared
 
 
 def figure6_key(p: AblationParams) -> dict:
     """Figure 6's run: `example_dataset` (default: the first data set), `example_topology` (default: the last
-    topology, an FFNN in the defaults, as the paper's large FFNN), the first seed, and the balanced mode
+    topology, an FFNN in the defaults, as the paper's large FFNN), the first seed's run 0, and the balanced mode
     α = 0.5 as the paper's (else the first search mode)."""
     dataset = p.example_dataset or p.datasets[0]  # AblationParams checks both are run and a search mode exists
     topology = p.example_topology or p.topologies[-1]
-    searched = [m for m in p.modes if m != "baseline"]
+    searched = [m for m in p.modes if m in SEARCH_MODES]
     mode = "balanced_0.5" if "balanced_0.5" in searched else searched[0]
-    return {"dataset": dataset, "topology": topology, "seed": p.seeds[0], "mode": mode}
+    return {"dataset": dataset, "topology": topology, "seed": p.seeds[0], "run": 0, "mode": mode}
 
 
 def _of_run(frame: pd.DataFrame, key: dict) -> pd.DataFrame:
@@ -522,19 +631,20 @@ def _of_run(frame: pd.DataFrame, key: dict) -> pd.DataFrame:
 def figure6_run(p: AblationParams, traces: pd.DataFrame, curves: pd.DataFrame) -> tuple[dict, pd.DataFrame,
                                                                                           pd.DataFrame]:
     """(key, lineage, baseline curve) of Figure 6's run: the final network's ancestry in that run's trace and
-    the baseline's validation curve on the same data set, topology and seed (empty without a baseline)."""
+    plain training's validation curve on the same data set, topology, seed and run (the longer baseline; empty
+    without a baseline)."""
     key = figure6_key(p)
     trace = _of_run(traces, key)
     if trace.empty:
         raise ValueError(f"no trace of Figure 6's run {key}: were the traces made with these parameters?")
-    base = _of_run(curves, {**key, "mode": "baseline"})
+    base = plain_curve(curves, {k: v for k, v in key.items() if k != "mode"})
     return key, lineage(trace), base
 
 
 def epochs_saved_note(runs: pd.DataFrame) -> str:
     """The search runs' training saved by inheritance against retraining every candidate from scratch, beside
     the paper's claim, and the epochs the final networks received."""
-    search_runs = runs[runs["mode"] != "baseline"]
+    search_runs = runs[runs["mode"].isin(SEARCH_MODES)]
     if search_runs.empty:
         return "**Epochs saved.** No search run: nothing to compare."
     return (f"**Epochs saved.** Every candidate inherits its parent's training; retraining each candidate from "
