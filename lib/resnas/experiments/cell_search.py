@@ -57,7 +57,8 @@ class Params:
     def __post_init__(self):
         late = [c for c in self.checkpoints if c > self.budget]
         if late:
-            raise ValueError(f"checkpoints={list(self.checkpoints)} include {late}; allowed: at most budget={self.budget}")
+            raise ValueError(f"checkpoints={list(self.checkpoints)} include {late}; "
+                             f"allowed: at most budget={self.budget}")
         if self.ga_elite >= self.ga_population or self.ga_tournament > self.ga_population:
             raise ValueError(f"ga_elite={self.ga_elite}, ga_tournament={self.ga_tournament}; allowed: elite < "
                              f"ga_population={self.ga_population} and tournament <= ga_population")
@@ -120,7 +121,7 @@ def with_regret(trials: pd.DataFrame, best_accuracy: float) -> pd.DataFrame:
     """Adds best_so_far (%) and regret (pp) after each query of each search."""
     out = trials.sort_values(["strategy", "seed", "query"], kind="stable").copy()
     out["best_so_far"] = out.groupby(["strategy", "seed"], sort=False).test_accuracy.cummax()
-    out["regret"] = best_accuracy - out.best_so_far
+    out["regret"] = (best_accuracy - out.best_so_far).round(4)  # the table has 4 decimals: no float noise
     return out
 
 

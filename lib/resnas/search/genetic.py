@@ -25,7 +25,8 @@ class GeneticAlgorithm:
         if population_size < 2:
             raise ValueError(f"population_size={population_size} is too small; allowed: >= 2")
         if not 0 <= elite < population_size:
-            raise ValueError(f"elite={elite} is out of range; allowed: 0 to population_size - 1 = {population_size - 1}")
+            raise ValueError(f"elite={elite} is out of range; allowed: 0 to {population_size - 1} "
+                             "(population_size - 1)")
         if not 1 <= tournament <= population_size:
             raise ValueError(f"tournament={tournament} is out of range; allowed: 1 to {population_size}")
         if not 0 <= crossover_rate <= 1:

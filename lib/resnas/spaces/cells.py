@@ -195,7 +195,8 @@ class DartsGenome:
                 if op not in DARTS_OPS:
                     raise ValueError(f"{kind}[{r}] operation {op!r} is not allowed; allowed: {', '.join(DARTS_OPS)}")
                 if not 0 <= src < node:
-                    raise ValueError(f"{kind}[{r}] input {src} is not allowed for node {node}; allowed: 0 to {node - 1}")
+                    raise ValueError(f"{kind}[{r}] input {src} is not allowed for node {node}; "
+                                     f"allowed: 0 to {node - 1}")
             for k in range(DARTS_NODES):
                 if rows[2 * k][0] >= rows[2 * k + 1][0]:
                     raise ValueError(f"{kind} node {2 + k} has inputs {rows[2 * k][0]}, {rows[2 * k + 1][0]}; "
