@@ -236,6 +236,7 @@ class Part:
     flops: float
     probe: Probe
     bound: str = "="  # '=' exact, '≤' an upper bound, '≈' approximate
+    batch_size: int | None = None  # the notebook's batch when not the probe's (the GPU's step floor needs it)
 
     @property
     def total_epochs(self) -> float:
@@ -362,10 +363,12 @@ def count_era_final(p, ctx: Context) -> Count:
         found = era_space_flops(search.filters, search.max_depth, shape, classes, p.max_params)
     else:
         found = era_space_flops((1, 2, 4, 8, 16, 32), 18, shape, classes, p.max_params)
-    parts = [Part("best of each strategy", len(strategies) * len(p.seeds), p.epochs, train, test, found, probe)]
+    parts = [Part("best of each strategy", len(strategies) * len(p.seeds), p.epochs, train, test, found, probe,
+                  batch_size=p.batch_size)]
     for ref in p.references:
         parts.append(Part(ref, len(p.seeds), p.epochs, train, test,
-                          SPACE.count_flops(era.reference_config(ref), shape[1:], shape[0], classes), probe))
+                          SPACE.count_flops(era.reference_config(ref), shape[1:], shape[0], classes), probe,
+                          batch_size=p.batch_size))
     remarks = [f"{len(strategies)} best networks + {len(p.references)} references × {len(p.seeds)} seeds on all "
                f"training images, test split evaluated every epoch; the found networks' FLOPs are the search "
                f"space's mean (unknown until the search ends)"]
@@ -394,12 +397,12 @@ def count_fidelity(p, ctx: Context) -> Count:
     longest = max(p.fidelities)
     parts = []
     if "anytime" in p.modes:
-        parts.append(Part("anytime", len(nets), longest, train, val, flops, probe))
+        parts.append(Part("anytime", len(nets), longest, train, val, flops, probe, batch_size=p.batch_size))
     if "budgeted" in p.modes:
         for e in sorted(p.fidelities):
             if e == longest and "anytime" in p.modes:
                 continue  # the same recipe as the anytime run: the archive answers it
-            parts.append(Part(f"budget {e}", len(nets), e, train, val, flops, probe))
+            parts.append(Part(f"budget {e}", len(nets), e, train, val, flops, probe, batch_size=p.batch_size))
     remarks = [f"{len(nets)} networks, modes {', '.join(p.modes)}"]
     if p.retrain_sample:
         s = search or _era_fallback(p)
@@ -407,7 +410,7 @@ def count_fidelity(p, ctx: Context) -> Count:
         s_train, s_val = split_sizes(s.dataset, "val", s.val_size, s.train_per_class, s.val_per_class)
         s_flops = era_space_flops(s.filters, s.max_depth, s_shape, s_classes, s.max_params)
         parts.append(Part("archive retraining", p.retrain_sample, p.retrain_epochs, s_train, s_val, s_flops, probe,
-                          "≤"))
+                          "≤", batch_size=s.batch_size))
         remarks.append(f"≤ {p.retrain_sample} era_search archive networks retrained to {p.retrain_epochs} epochs on "
                        f"its data (FLOPs: its space's mean)")
     why = ("both readings of a fidelity (anytime and budgeted; the thesis ran one)"
@@ -424,7 +427,8 @@ def count_ranking(p, ctx: Context) -> Count:
     flops = era_space_flops(p.filters, p.max_depth, shape, classes)
     probe = ctx.era_family_probe(search or p)
     picks = 2 * p.top
-    parts = [Part("predictor's picks", picks, source.epochs, train, val, flops, probe, "≤")]
+    parts = [Part("predictor's picks", picks, source.epochs, train, val, flops, probe, "≤",
+                  batch_size=source.batch_size)]
     remarks = [f"≤ {picks} picks (top {p.top} of the exhaustive scoring and of the predictor-guided evolution) "
                f"trained at era_search's fidelity; the predictor itself trains on the CPU in seconds",
                f"with era_search's archive (make reproduce runs it first); without one, {p.n_architectures} "
@@ -579,6 +583,11 @@ PAPER_EPOCHS = {
 }
 
 
+# Wall times a paper reports for one of its trainings, set beside ours on the assumed GPU (a check of the
+# assumption where a paper gives one).
+PAPER_RUN_TIME = {"ectonas_ablation": "10–45 min, mostly 20–30, per 1,000-epoch run on a V100 (ECToNAS §4)"}
+
+
 # ------------------------------------------------------------------------------------------------ calibration
 def measure(probe: Probe, device: str = "cpu", target_s: float = CALIBRATION_TARGET_S,
             max_steps: int = CALIBRATION_MAX_STEPS) -> float:
@@ -646,7 +655,8 @@ def part_rows(notebook: str, count: Count, seconds_per_image: Callable[[Probe], 
              "epochs_each": p.epochs, "train_images": p.train_images, "eval_images": p.eval_images,
              "mflops_per_image": p.flops / 1e6, "probe": p.probe.label,
              "cpu_hours_here": p.weighted_images * p.probe.seconds_per_image(p.flops, seconds_per_image) / 3600,
-             "gpu_hours_assumed": p.weighted_images / gpu_images_per_s(p.flops, p.probe.batch_size) / 3600}
+             "gpu_hours_assumed": p.weighted_images / gpu_images_per_s(p.flops, p.batch_size or p.probe.batch_size)
+             / 3600}
             for p in count.parts]
 
 
@@ -664,7 +674,11 @@ def _row(notebook: str, count: Count, parts_here: list[dict]) -> dict:
         vs_paper = epochs / paper
         if vs_paper > 1 and count.paper_why:
             remarks.append(f"{vs_paper:.1f}× the paper's epochs ({what}): {count.paper_why}")
-    return {"notebook": notebook, "trainings": sum(p.trainings for p in parts), "bound": _combined_bound(parts),
+    trainings = sum(p.trainings for p in parts)
+    if notebook in PAPER_RUN_TIME and trainings:
+        remarks.append(f"≈ {60 * gpu / trainings:.0f} min per run on the assumed GPU (the paper: "
+                       f"{PAPER_RUN_TIME[notebook]})")
+    return {"notebook": notebook, "trainings": trainings, "bound": _combined_bound(parts),
             "epochs": epochs, "images_per_epoch": image_epochs / epochs if epochs else math.nan,
             "image_epochs": image_epochs, "mflops_per_image": flops / 1e6, "cpu_hours_here": here,
             "gpu_hours_assumed": gpu, "vs_paper": vs_paper, "remark": "; ".join(remarks)}
@@ -714,7 +728,7 @@ def estimate_table(profile: str, params_root="params", notebooks=None,
     # plain records, not frames: pandas compares attrs when frames are joined or concatenated, and two frames
     # as values would make that comparison raise
     table.attrs["calibration"] = (
-        [{"probe": p.label, "shape": "×".join(map(str, p.shape)), "batch": p.batch_size,
+        [{"probe": p.label, "shape": "×".join(map(str, p.shape)), "classes": p.classes, "batch": p.batch_size,
           "mflops_per_image": p.flops / 1e6, "images_per_s_here": 1.0 / s if s > 0 else math.inf}
          for p, s in measured.items()])
     table.attrs["parts"] = parts
