@@ -57,6 +57,7 @@ SMOKE_OVERRIDES: dict[str, dict] = {
     "ectonas_ablation": {"seeds": [42], "budget": 3.0, "warmup_epochs": 1.0, "rounds": 1, "epochs_per_round": 0.5,
                          "era_budget": 2.0},
     "cross_topology": {"seeds": [42], "budget": 3.0, "warmup_epochs": 1.0, "rounds": 1, "epochs_per_round": 0.5},
+    "cell_search": {"seeds": 2, "budget": 20, "checkpoints": [10, 20], "n_boot": 100},
 }
 
 
