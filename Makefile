@@ -49,8 +49,9 @@ test: $(STAMP) $(CLUSTER) data ## the whole suite, notebooks on the ci profile i
 test-fast: $(STAMP) data ## the suite without the notebooks
 	$(PY) -m pytest -q -m "not notebook"
 
-check: $(STAMP) ## validate every params file of PROFILE and its data's availability, train nothing
+check: $(STAMP) ## validate every params file of PROFILE and its data's availability, then print its cost estimate (train nothing)
 	$(PY) -m resnas.pipeline check --profile $(PROFILE)
+	$(PY) -m resnas.estimate --profile $(PROFILE)
 
 reproduce: $(STAMP) data ## run every notebook on PROFILE, write results/PROFILE/README.md
 	$(PY) -m resnas.pipeline run --profile $(PROFILE)
