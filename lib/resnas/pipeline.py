@@ -74,25 +74,36 @@ def datasets_named(p) -> list[str]:
 
 
 def check_notebook(notebook: str, profile: str, params_root: str | os.PathLike = PARAMS_ROOT,
-                   overrides: dict | None = None) -> str:
+                   overrides: dict | None = None, require_data: bool = True) -> str:
     """Validate one notebook's parameters and the availability of its data sets, training nothing; return the
-    line that says what was checked. ParamError / DataUnavailable on the first fault."""
-    from resnas.data import check_available
+    line that says what was checked. ParamError on the first fault; DataUnavailable for a missing data set when
+    `require_data` (a run), else the line names it (`make check` of a profile whose data needs the network)."""
+    from resnas.data import DataUnavailable, check_available
     from resnas.params import check_summary
 
     p = load_profile(get_experiment(notebook).params_class(), notebook, profile, overrides, root=params_root)
-    datasets = datasets_named(p)
+    datasets, missing = datasets_named(p), {}
     for name in datasets:
-        check_available(name)
-    return f"{check_summary(p, label=notebook)}; data available: {', '.join(datasets) or 'none named'}"
+        try:
+            check_available(name)
+        except DataUnavailable as exc:
+            if require_data:
+                raise
+            missing[name] = " ".join(str(exc).split())[:160]
+    here = [d for d in datasets if d not in missing]
+    line = f"{check_summary(p, label=notebook)}; data available: {', '.join(here) or 'none named'}"
+    if missing:
+        line += "; NOT on this machine (a run stops before training): " + "; ".join(
+            f"{name} ({why})" for name, why in missing.items())
+    return line
 
 
 def check(profile: str, notebooks: list[str], params_root: str | os.PathLike = PARAMS_ROOT,
-          overrides: dict | None = None, say=print) -> None:
+          overrides: dict | None = None, say=print, require_data: bool = True) -> None:
     """`check_notebook` for each notebook, printing one line each; stops at the first fault."""
     validate_profile(profile, params_root)
     for nb in notebooks:
-        say(f"[{profile}] ok {check_notebook(nb, profile, params_root, overrides)}")
+        say(f"[{profile}] ok {check_notebook(nb, profile, params_root, overrides, require_data)}")
 
 
 # ---------------------------------------------------------------- the lock
@@ -342,7 +353,8 @@ def main(argv=None) -> int:
         for nb in notebooks:
             get_experiment(nb)  # an unknown name stops before anything else
         if args.command in ("run", "check"):
-            check(args.profile, notebooks, args.params_root, overrides)
+            # `check` validates parameters and says which data sets this machine lacks; `run` stops on them
+            check(args.profile, notebooks, args.params_root, overrides, require_data=args.command == "run")
         failures = []
         if args.command == "run":
             for nb in notebooks:
