@@ -355,3 +355,28 @@ def test_check_summary_says_what_was_checked_in_one_line():
     assert check_summary(P()) == "P: 6 keys valid — every value its default"
     long = check_summary(P(dataset="fashion_mnist", epochs=3, lr=0.2, seeds=(4,), cap=9, plot=False), show=2)
     assert long == "P: 6 keys valid — dataset=fashion_mnist, epochs=3, +4 more" and "\n" not in long
+
+
+def test_an_offline_data_set_is_named_by_check_and_stops_run_before_training(tmp_path, monkeypatch):
+    """cifar10 is not on this machine (no network): `check` names it and passes (a paper profile validates
+    offline); `run` stops with one line before any notebook starts, instead of a traceback after training."""
+    import subprocess
+    import sys
+
+    from resnas.data import DataUnavailable, check_available
+
+    try:
+        check_available("cifar10")
+        pytest.skip("cifar10 is on this machine: nothing offline to report")
+    except DataUnavailable:
+        pass
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "pooling_trials.yaml").write_text("dataset: cifar10\npretrain_epochs: 1\n")
+    common = ["--profile", "ci", "--params-root", str(tmp_path), "pooling_trials"]
+    out = subprocess.run([sys.executable, "-m", "resnas.pipeline", "check", *common], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "NOT on this machine" in out.stdout and "cifar10" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "resnas.pipeline", "run", *common], capture_output=True,
+                         text=True, timeout=120)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "cifar10" in lines[0] and "[ci]" not in out.stdout
