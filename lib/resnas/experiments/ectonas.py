@@ -601,13 +601,13 @@ def baseline_note(p: AblationParams) -> str:
     if "baseline_equal_epochs" in p.modes:
         ref = "greedy" if "greedy" in p.modes else next(m for m in p.modes if m in SEARCH_MODES)
         parts.append(f"'baseline_equal_epochs' (our addition, not in the paper) trains it for as many epochs as the "
-                     f"{ref} run of the same start spent in all (about the {_num(p.budget)}-epoch budget), so that "
-                     f"plain training and search get the same compute")
+                     f"{ref} run of the same start spent in all (its epochs_total), so that plain training and "
+                     f"search get the same compute")
     if not parts:
-        return "**Baselines.** None run."
+        return "Baselines: none run."
     shared = (" Both are read off one training (the shorter is a prefix of the longer)." if len(parts) == 2
               else "")
-    return "**Baselines.** " + "; ".join(parts) + "." + shared
+    return "Baselines: " + "; ".join(parts) + "." + shared
 
 
 def figure6_key(p: AblationParams) -> dict:
