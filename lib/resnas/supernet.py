@@ -83,9 +83,9 @@ class Relaxation:
         return Relaxation(*(None if t is None else t.detach().clone() for t in (self.op_logits, self.edge_logits)))
 
 
-def relax(space, table, peak: float = 3.0) -> Relaxation:
+def relax(space, table, peak: float = 3.0, device=None) -> Relaxation:
     """Architecture weights peaked at the table's choices: logit `peak` on each chosen operation (and, for
-    DARTS, on each chosen incoming edge), 0 elsewhere. The result requires grad."""
+    DARTS, on each chosen incoming edge), 0 elsewhere, on `device`. The result requires grad."""
     _check_space(space)
     if not peak >= 0:
         raise ValueError(f"peak={peak} is invalid; allowed: >= 0")
@@ -98,8 +98,8 @@ def relax(space, table, peak: float = 3.0) -> Relaxation:
             op_logits[k, e, ops.index(op)] = peak
             if edge_logits is not None:
                 edge_logits[k, e] = peak
-    return Relaxation(op_logits.requires_grad_(True),
-                      None if edge_logits is None else edge_logits.requires_grad_(True))
+    return Relaxation(op_logits.to(device).requires_grad_(True),
+                      None if edge_logits is None else edge_logits.to(device).requires_grad_(True))
 
 
 def _edge_strength(space, relaxation: Relaxation) -> torch.Tensor:
@@ -155,10 +155,10 @@ def _plans(space, table, mode: str, relaxation: Relaxation | None) -> list[dict]
                                  "from `relax`")
             weights = F.softmax(relaxation.op_logits[k], dim=-1)
             if relaxation.edge_logits is not None:
-                scale = torch.ones(len(edges))
+                scale = torch.ones(len(edges), device=relaxation.edge_logits.device)
                 for node in range(2, 2 + DARTS_NODES):
                     idx = [e for e, (_, n) in enumerate(DARTS_EDGES) if n == node]
-                    scale = scale.index_put((torch.tensor(idx),),
+                    scale = scale.index_put((torch.tensor(idx, device=scale.device),),
                                             2.0 * F.softmax(relaxation.edge_logits[k, idx], dim=-1))
                 weights = weights * scale[:, None]
         plans.append({edge: [(op, weights[e, o]) for o, op in enumerate(ops)] for e, edge in enumerate(edges)})
@@ -173,7 +173,7 @@ def _edge_output(modules: nn.ModuleDict, plan, x):
         if op not in modules:  # 'none': zero, nothing computed
             continue
         y = modules[op](x)
-        terms.append(y if w is None else w.to(y.dtype) * y)
+        terms.append(y if w is None else w.to(device=y.device, dtype=y.dtype) * y)
     return sum(terms) if terms else None
 
 

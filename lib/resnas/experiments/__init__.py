@@ -23,6 +23,7 @@ class Experiment:
 
 EXPERIMENTS: dict[str, Experiment] = {e.notebook: e for e in [
     Experiment("00_quickstart", "quickstart", "quickstart", "Quickstart: two small ResNets and the archive"),
+    Experiment("era_table", "era_table", "era_table", "ERA table: an exhaustively trained ERA subspace"),
     Experiment("era_search", "era", "era_search", "ERA: six search strategies on the 8-parameter ResNet space",
                "SearchParams"),
     Experiment("era_final", "era", "era_final", "ERA: final training of the best found networks", "FinalParams"),
@@ -38,6 +39,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.notebook: e for e in [
                "AblationParams"),
     Experiment("cell_search", "cell_search", "cell_search",
                "Cell search: five strategies on a CIFAR-10 table of the NAS-Bench-201 cells"),
+    Experiment("genas", "genas", "genas", "GENAS: evolution + gradient-guided local search on a decoupled cell supernet"),
 ]}
 
 

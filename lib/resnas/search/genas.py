@@ -121,26 +121,33 @@ class SearchData:
     num_classes: int = 10
 
     @classmethod
-    def from_bundle(cls, bundle) -> "SearchData":
-        """A `resnas.data.Bundle` loaded with split='val' (its eval split is the validation split)."""
+    def from_bundle(cls, bundle, device: str = "cpu") -> "SearchData":
+        """A `resnas.data.Bundle` loaded with split='val' (its eval split is the validation split), its tensors
+        on `device` (the supernet's)."""
         if bundle.spec.split != "val":
             raise ValueError(f"bundle split={bundle.spec.split!r}; allowed: 'val' (search never sees the test set)")
-        return cls(bundle.x_train, bundle.y_train, bundle.x_eval, bundle.y_eval, tuple(bundle.mean),
-                   tuple(bundle.std), bool(bundle.augment), bundle.num_classes)
+        dev = torch.device(device)
+        return cls(bundle.x_train.to(dev), bundle.y_train.to(dev), bundle.x_eval.to(dev), bundle.y_eval.to(dev),
+                   tuple(bundle.mean), tuple(bundle.std), bool(bundle.augment), bundle.num_classes)
+
+    @property
+    def device(self) -> torch.device:
+        return self.x_train.device
 
     @property
     def in_channels(self) -> int:
         return int(self.x_train.shape[1])
 
     def norm(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean).view(1, -1, 1, 1)
-        std = torch.tensor(self.std).view(1, -1, 1, 1)
+        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
         return (x.float() / 255.0 - mean) / std
 
     def fingerprint(self) -> dict:
         """Sizes and a checksum of the labels and a pixel sum: enough to refuse another data set's checkpoint."""
         return {"train": list(self.x_train.shape), "val": list(self.x_val.shape),
-                "labels": hashlib.sha256(self.y_train.numpy().tobytes() + self.y_val.numpy().tobytes()).hexdigest()[:16],
+                "labels": hashlib.sha256(self.y_train.cpu().numpy().tobytes()
+                                          + self.y_val.cpu().numpy().tobytes()).hexdigest()[:16],
                 "pixels": int(self.x_train.sum()) + int(self.x_val.sum()), "mean": list(self.mean),
                 "augment": self.augment, "classes": self.num_classes}
 
@@ -148,19 +155,19 @@ class SearchData:
         """One epoch of (x, y) training batches over a random permutation (the first `images` of it)."""
         from resnas.train import random_crop_flip
 
-        order = torch.randperm(len(self.y_train), generator=gen)[:images]
+        order = torch.randperm(len(self.y_train), generator=gen)[:images].to(self.device)
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
             x = self.x_train[idx]
-            if self.augment:
-                x = random_crop_flip(x, gen)
+            if self.augment:  # drawn on the CPU generator, applied where the data is
+                x = random_crop_flip(x.cpu(), gen).to(self.device)
             yield self.norm(x), self.y_train[idx]
 
     def val_batch(self, i: int, batch_size: int):
         """The i-th validation batch, cycling through the validation split."""
         n = len(self.y_val)
         start = (i * batch_size) % n
-        idx = torch.arange(start, start + min(batch_size, n)) % n
+        idx = (torch.arange(start, start + min(batch_size, n)) % n).to(self.device)
         return self.norm(self.x_val[idx]), self.y_val[idx]
 
 
@@ -201,7 +208,7 @@ def local_search(supernet: Supernet, table, batches, steps: int, lr: float = 0.1
     parameters and BN statistics are left bit-identical (gradients are taken for the architecture weights
     only, BN statistics are restored); 0 steps return `table` itself."""
     space = supernet.space
-    r = relax(space, table, peak)
+    r = relax(space, table, peak, device=next(supernet.parameters()).device)
     if steps == 0:
         return LocalResult(table, r.detached())
     batches = list(batches)
@@ -259,13 +266,14 @@ class Genas:
         self.space, self.data, self.config = space, data, config
         with torch.random.fork_rng():  # the supernet's initial weights depend on the seed only
             torch.manual_seed(config.seed)
-            self.supernet = Supernet(space, data.in_channels, data.num_classes)
+            self.supernet = Supernet(space, data.in_channels, data.num_classes).to(data.device)
         self.optimizer = torch.optim.SGD(self.supernet.parameters(), lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay)
         self.relaxation = None
         self.arch_optimizer = None
         if config.variation == "gradient":  # DARTS starts from uniform architecture weights
-            self.relaxation = relax(space, space.sample(np.random.default_rng(config.seed)), peak=0.0)
+            self.relaxation = relax(space, space.sample(np.random.default_rng(config.seed)), peak=0.0,
+                                    device=data.device)
             self.arch_optimizer = torch.optim.Adam(self.relaxation.parameters(), lr=config.arch_lr,
                                                    betas=(0.5, 0.999), weight_decay=config.arch_weight_decay)
         self.state = GenasState()
@@ -297,7 +305,7 @@ class Genas:
                      self.checkpoint)
 
     def _load(self) -> None:
-        saved = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
+        saved = torch.load(self.checkpoint, map_location=self.data.device, weights_only=False)
         if saved["identity"] != self.identity():  # a hash collision or a renamed file: never resume it
             raise ValueError(f"{self.checkpoint} holds another search's state; allowed: a checkpoint of these "
                              "parameters, space and data (move the file away)")
