@@ -54,10 +54,12 @@ SMOKE_OVERRIDES: dict[str, dict] = {
                   "retrain_epochs": 1, "retrain_seeds": [0], "retrain_max": 1, "zdt_seeds": [0],
                   "zdt_generations": 2, "zdt_population": 8},
     "pooling_trials": {"pretrain_epochs": 1, "seeds": 2},
-    "ectonas_ablation": {"seeds": [42], "budget": 3.0, "warmup_epochs": 1.0, "rounds": 1, "epochs_per_round": 0.5,
-                         "era_budget": 2.0},
-    "cross_topology": {"seeds": [42], "budget": 3.0, "warmup_epochs": 1.0, "rounds": 1, "epochs_per_round": 0.5},
+    "ectonas_ablation": {"seeds": [42], "runs_per_seed": 1, "budget": 3.0, "warmup_epochs": 1.0, "rounds": 1,
+                         "epochs_per_round": 0.5, "baseline_epochs": 1.0, "era_budget": 2.0},
+    "cross_topology": {"seeds": [42], "runs_per_seed": 1, "budget": 3.0, "warmup_epochs": 1.0, "rounds": 1,
+                       "epochs_per_round": 0.5, "baseline_epochs": 1.0},
     "cell_search": {"seeds": 2, "budget": 20, "checkpoints": [10, 20], "n_boot": 100},
+    "era_table": {"networks": 4, "epochs": 1, "long_epochs": 2, "long_networks": 1, "check_networks": 1},
 }
 
 
