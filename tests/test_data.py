@@ -296,3 +296,23 @@ def test_adult_refuses_a_changed_file(tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as if the wheel were not installed
     with pytest.raises(data.DataUnavailable, match="sha256"):
         data._adult_files()
+
+
+def test_pooled_fashion_mnist_is_the_source_averaged_over_2x2_with_the_same_split():
+    spec = dict(val_size=5000, train_per_class=12, val_per_class=5, seed=0)
+    full, small = data.load(name="fashion_mnist", **spec), data.load(name="fashion_mnist_14", **spec)
+    assert small.input_shape == (1, 14, 14) and data.FAKE_SHAPES["fashion_mnist_14"][0] == small.input_shape
+    assert torch.equal(full.y_train, small.y_train) and torch.equal(full.y_eval, small.y_eval)
+    x = full.x_train[:3].double()
+    by_hand = torch.round(torch.nn.functional.avg_pool2d(x, 2)).to(torch.uint8)
+    assert torch.equal(by_hand, small.x_train[:3])
+    assert not small.augment  # a grey digit-like set: no crop/flip
+    # its own name, hence its own archive key; the key of an unpooled spec is unchanged (no new DataSpec field)
+    from resnas.evaluate import evaluation_key
+    from resnas.train import TrainRecipe
+
+    keys = {evaluation_key("era", '{"a":1}', DataSpec(name=n, **spec), TrainRecipe(), 0)
+            for n in ("fashion_mnist", "fashion_mnist_14")}
+    assert len(keys) == 2
+    with pytest.raises(ValueError, match="factor=3 must divide"):
+        data.average_pool(np.zeros((1, 1, 28, 28), np.uint8), 3)

@@ -63,7 +63,12 @@ FASHION_MD5_ZALANDO = {
 }
 FASHION_PACKAGE = "dataset-fashion-mnist"
 
-DATASETS = ("digits", "fashion_mnist", "adult", "mnist", "cifar10", "cifar100", "svhn", "eurosat")
+DATASETS = ("digits", "fashion_mnist", "adult", "mnist", "cifar10", "cifar100", "svhn", "eurosat",
+            "fashion_mnist_14")
+# Downsampled variants, as NAS-Bench-201's ImageNet16-120 is one of ImageNet: name -> (source, pooling factor).
+# Each is its source set average-pooled over factor x factor pixels (rounded back to uint8). A variant is its own
+# name, hence its own archive key, and adds no DataSpec field (which would change every existing key).
+POOLED = {"fashion_mnist_14": ("fashion_mnist", 2)}
 # Which sets get pad-4 random crop + horizontal flip on the device (natural images); digit-like sets get none.
 AUGMENTED = frozenset({"cifar10", "cifar100", "svhn", "eurosat"})
 
@@ -200,6 +205,7 @@ def _adult_folder() -> Path | None:
 def _on_disk(name: str) -> bool:
     """Whether `name` can be loaded without the network (a cheap look at files; nothing is read or verified)."""
     root = data_root()
+    name = POOLED.get(name, (name,))[0]
     if name == "digits" or (root / f"{name}.npz").is_file():
         return True
     if name == "adult":
@@ -224,6 +230,7 @@ def check_available(name: str) -> None:
     or installed files (Adult's are checksummed, a few MB); never downloads."""
     if name not in DATASETS:
         raise ValueError(f"dataset={name!r} is unknown; allowed: {', '.join(DATASETS)}")
+    name = POOLED.get(name, (name,))[0]  # a downsampled variant is available when its source is
     root = data_root()
     if fake_data_enabled() or (root / f"{name}.npz").is_file():
         return
@@ -383,8 +390,21 @@ def _torchvision(name: str, root: Path):
     return xtr, ytr, xte, yte, tuple(tr.classes)
 
 
+def average_pool(x: np.ndarray, factor: int) -> np.ndarray:
+    """uint8 images (N, C, H, W) averaged over factor x factor blocks (H, W divisible by factor), rounded."""
+    n, c, h, w = x.shape
+    if h % factor or w % factor:
+        raise ValueError(f"factor={factor} must divide the image size {h}x{w}")
+    blocks = x.reshape(n, c, h // factor, factor, w // factor, factor).astype(np.float32)
+    return np.round(blocks.mean(axis=(3, 5))).astype(np.uint8)
+
+
 def _raw(name: str):
     """(x_train, y_train, x_test, y_test, classes) as numpy, through the .npz cache."""
+    if name in POOLED:  # pooled from the source's cache in memory (a second or so), never cached itself
+        source, factor = POOLED[name]
+        xtr, ytr, xte, yte, classes = _raw(source)
+        return average_pool(xtr, factor), ytr, average_pool(xte, factor), yte, classes
     root = data_root()
     cache = root / f"{name}.npz"
     if cache.exists():
@@ -497,6 +517,7 @@ def fetch(name: str, say=print) -> None:
     decoded into the .npz cache (needs the network); digits and adult only need checking."""
     if name not in DATASETS:
         raise ValueError(f"dataset={name!r} is unknown; allowed: {', '.join(DATASETS)}")
+    name = POOLED.get(name, (name,))[0]  # a downsampled variant is made from its source when loaded
     if name == "fashion_mnist":
         fetch_fashion_mnist(say)
     elif name == "adult":
@@ -514,7 +535,7 @@ def fetch(name: str, say=print) -> None:
 FAKE_ENV = "RESNAS_FAKE_DATA"
 FAKE_SHAPES = {"digits": ((1, 8, 8), 10), "fashion_mnist": ((1, 28, 28), 10), "mnist": ((1, 28, 28), 10),
                "adult": ((1, 10, 10), 2), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100),
-               "svhn": ((3, 32, 32), 10), "eurosat": ((3, 64, 64), 10)}
+               "svhn": ((3, 32, 32), 10), "eurosat": ((3, 64, 64), 10), "fashion_mnist_14": ((1, 14, 14), 10)}
 FAKE_TRAIN = (20, 512)  # images per class, at most in all (the training pool the validation split comes from)
 FAKE_TEST = (10, 256)
 

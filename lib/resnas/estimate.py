@@ -60,7 +60,8 @@ FLOP_SAMPLES_MORESNET = 12  # MO-ResNet genomes are built to be counted: fewer
 # Test-split sizes (the training sizes are `resnas.params.TRAIN_SIZES`): digits is scikit-learn's fixed 20%
 # hold-out, EuroSAT its 20% hold-out, Adult the rows of adult.test.
 TEST_SIZES = {"digits": 355, "fashion_mnist": 10000, "mnist": 10000, "cifar10": 10000, "cifar100": 10000,
-              "svhn": 26032, "eurosat": 5400, "adult": 16281}
+              "svhn": 26032, "eurosat": 5400, "adult": 16281,
+              "fashion_mnist_14": 10000}
 
 COLUMNS = ["notebook", "trainings", "bound", "epochs", "images_per_epoch", "image_epochs", "mflops_per_image",
            "cpu_hours_here", "gpu_hours_assumed", "vs_paper", "remark"]

@@ -159,7 +159,7 @@ def validate(cls, values: dict | None, where: str = "parameters", origins: dict 
 # scikit-learn's 1,797 less the fixed 20% test hold-out (355), EuroSAT 27,000 less its 20% hold-out, Adult the
 # rows of adult.data. `test_params` checks digits against the loader and the keys against `DATASETS`.
 TRAIN_SIZES = {"digits": 1442, "fashion_mnist": 60000, "mnist": 60000, "cifar10": 50000, "cifar100": 50000,
-               "svhn": 73257, "eurosat": 21600, "adult": 32561}
+               "svhn": 73257, "eurosat": 21600, "adult": 32561, "fashion_mnist_14": 60000}
 
 
 def require(ok: bool, message: str) -> None:

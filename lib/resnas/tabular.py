@@ -1,0 +1,205 @@
+"""The ERA table (issue 14) and a zero-training objective over it.
+
+**The table.** `load_table()` reads the shipped Parquet file (`lib/resnas/tables/era_fmnist14.parquet`,
+written by `python -m resnas.experiments.era_table merge`) into one tidy frame, one row per (network, seed,
+budget, epoch): the network's configuration (`config` JSON and its eight parameters, `layers`), `seed`,
+`budget` (the epochs that training ran), `epoch`, `lr`, training and validation loss and accuracy (fractions),
+`seconds` (cumulative training time at that epoch), `params`, `flops` and `wall_time`. When the merged file
+is not there yet (a generation in progress), the committed parts are read instead. A question about all
+networks is one pandas expression, e.g. the final short-budget accuracies:
+`t[(t.budget == 6) & (t.epoch == 6) & (t.seed == 0)].set_index("config").val_acc`.
+
+**The objective.** `TabularObjective(table).evaluate(space, config)` answers as `resnas.evaluate.Evaluator`
+does (a record with `fitness` = validation error in %, `params`, `flops`, `wall_time`, `history`, `cached`),
+with zero training: `epochs` picks the training budget and `epoch` the point of its curve (default: its last);
+`seed` picks one stored training where a network has two; the stored training time up to that epoch is the
+simulated wall time. A configuration outside the table's subspace is an error that names the subspace.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from resnas.spaces.era import EraConfig, EraSpace
+
+TABLES = Path(__file__).resolve().parent / "tables"
+DEFAULT_TABLE = "era_fmnist14"
+
+
+class TableUnavailable(FileNotFoundError):
+    """Neither the merged table nor any of its parts is installed."""
+
+
+def table_path(name: str = DEFAULT_TABLE, folder: str | Path = TABLES) -> Path:
+    return Path(folder) / f"{name}.parquet"
+
+
+def load_table(name: str = DEFAULT_TABLE, folder: str | Path = TABLES) -> pd.DataFrame:
+    """The table as one tidy frame (see the module's docstring). The merged file when it exists, else the union
+    of its parts (`<folder>/parts/<name>-NNNN.parquet`, a generation in progress)."""
+    path = table_path(name, folder)
+    if path.exists():
+        frame = pd.read_parquet(path)
+    else:
+        parts = sorted((Path(folder) / "parts").glob(f"{name}-*.parquet"))
+        if not parts:
+            raise TableUnavailable(f"table {name!r}: neither {path} nor parts in {Path(folder) / 'parts'}; "
+                                   "generate it: python -m resnas.experiments.era_table generate")
+        frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    frame.attrs["identity"] = table_identity(name, folder)
+    return frame
+
+
+def table_identity(name: str = DEFAULT_TABLE, folder: str | Path = TABLES) -> dict:
+    """The generation's identity (data, recipes, subspace, seeds) stored in the table's (or a part's) metadata."""
+    import pyarrow.parquet as pq
+
+    path = table_path(name, folder)
+    if not path.exists():
+        parts = sorted((Path(folder) / "parts").glob(f"{name}-*.parquet"))
+        if not parts:
+            return {}
+        path = parts[0]
+    meta = json.loads((pq.read_schema(path).metadata or {}).get(b"resnas", b"{}"))
+    return meta.get("identity") or meta.get("fingerprint", {}).get("identity", {})
+
+
+def subspace_of(identity: dict) -> EraSpace:
+    """The EraSpace a table's identity describes (filters, max_depth, groups)."""
+    try:
+        return EraSpace(filters_choices=tuple(identity["filters"]), max_depth=int(identity["max_depth"]),
+                        group_choices=tuple(identity["groups"]))
+    except KeyError as exc:
+        raise ValueError(f"the table's metadata lacks {exc}: it names no subspace") from None
+
+
+def describe(space: EraSpace) -> str:
+    return (f"EraSpace(filters={list(space.filters_choices)}, depths: first section 0..{space.max_depth}, others "
+            f"1..{space.max_depth}, groups={list(space.group_choices)}, blocks basic/bottleneck, update 1/2)")
+
+
+@dataclass(frozen=True)
+class TableRecord:
+    """A table answer in the shape of `resnas.evaluate.Record` where strategies and notebooks look."""
+
+    key: str  # "<config JSON>|seed<s>|epochs<b>@<epoch>"
+    space: str
+    config: str
+    seed: int
+    budget: int
+    epoch: int
+    final_val_acc: float
+    best_val_acc: float
+    best_epoch: int
+    params: int
+    flops: int
+    wall_time: float  # the stored training time up to `epoch` (simulated: nothing is trained)
+    history: tuple
+    status: str = "ok"
+    cached: bool = field(default=True, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and np.isfinite(self.final_val_acc)
+
+    @property
+    def fitness(self) -> float:
+        """Validation error in % (minimised), the evaluator's convention; +inf for a failed training."""
+        return 100.0 * (1.0 - self.final_val_acc) if self.ok else float("inf")
+
+
+class TabularObjective:
+    """Answers `evaluate(space, config)` from the ERA table with zero training.
+
+    epochs: the training budget to answer from (default: the table's short budget E); epoch: the point of that
+    curve (default: its last epoch). seed: None answers from the first training seed; an integer k picks, for
+    each network, its k-th stored training modulo how many it has (networks trained twice alternate between
+    their runs, those trained once always give theirs), so searches repeated over seeds see the seed noise where
+    the table has it."""
+
+    def __init__(self, table: pd.DataFrame | None = None, epochs: int | None = None, epoch: int | None = None,
+                 seed: int | None = None, space: EraSpace | None = None):
+        table = load_table() if table is None else table
+        identity = table.attrs.get("identity") or {}
+        self.space = space or subspace_of(identity)
+        budgets = sorted(table.budget.unique().tolist())
+        if not budgets:
+            raise ValueError("the table is empty")
+        self.epochs = int(identity.get("recipe", {}).get("epochs", budgets[0])) if epochs is None else int(epochs)
+        if self.epochs not in budgets:
+            raise ValueError(f"epochs={epochs} is not a budget of the table; allowed: {budgets}")
+        rows = table[table.budget == self.epochs]
+        self.epoch = self.epochs if epoch is None else int(epoch)
+        if not 1 <= self.epoch <= self.epochs:
+            raise ValueError(f"epoch={epoch} is out of range; allowed: 1 to {self.epochs} (the budget's epochs)")
+        self.seed = seed
+        self._runs = {config: {s: g.sort_values("epoch") for s, g in by_config.groupby("seed")}
+                      for config, by_config in rows.groupby("config")}
+        self._members = {EraConfig.from_json(c).canonical() for c in self._runs}
+        self.queries = 0
+
+    def _config(self, space, config) -> EraConfig:
+        name = space if isinstance(space, str) else getattr(space, "name", space)
+        if name != "era":
+            raise ValueError(f"space={name!r} has no table here; allowed: 'era' (the table's subspace: "
+                             f"{describe(self.space)})")
+        cfg = EraConfig.from_json(config) if isinstance(config, str) else config
+        cfg = cfg.canonical()
+        if cfg not in self._members:
+            inside = "inside the subspace but not (yet) in this table" if _in_space(self.space, cfg) else \
+                "outside the table's subspace"
+            raise ValueError(f"config {cfg} is {inside}: {describe(self.space)}, {len(self._members)} networks "
+                             f"at {self.epochs} epochs")
+        return cfg
+
+    def evaluate(self, space, config) -> TableRecord:
+        cfg = self._config(space, config)
+        runs = self._runs[cfg.to_json()]
+        seeds = sorted(runs)
+        seed = seeds[0] if self.seed is None else seeds[self.seed % len(seeds)]
+        curve = runs[seed]
+        upto = curve[curve.epoch <= self.epoch]
+        if upto.empty:  # a failed training: one row at the budget with NaN scores
+            upto = curve
+        last = upto.iloc[-1]
+        best = upto.loc[upto.val_acc.idxmax()] if upto.val_acc.notna().any() else last
+        self.queries += 1
+        history = tuple(upto[["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]]
+                        .to_dict("records"))
+        return TableRecord(key=f"{cfg.to_json()}|seed{seed}|epochs{self.epochs}@{int(last.epoch)}", space="era",
+                           config=cfg.to_json(), seed=int(seed), budget=self.epochs, epoch=int(last.epoch),
+                           final_val_acc=float(last.val_acc), best_val_acc=float(best.val_acc),
+                           best_epoch=int(best.epoch), params=int(last.params), flops=int(last.flops),
+                           wall_time=float(last.seconds), history=history,
+                           status="ok" if np.isfinite(last.val_acc) else "failed")
+
+    __call__ = evaluate
+
+    def map(self, items, progress: bool | None = None, desc: str = "") -> list[TableRecord]:
+        return [self.evaluate(s, c) for s, c in items]
+
+    def objective(self, space="era"):
+        """`config -> (fitness, info)` for `resnas.search.run_search`."""
+
+        def objective(cfg):
+            rec = self.evaluate(space, cfg)
+            return rec.fitness, {"params": rec.params, "flops": rec.flops, "train_seconds": rec.wall_time,
+                                 "cached": True, "status": rec.status, "key": rec.key}
+
+        return objective
+
+    def networks(self) -> list[EraConfig]:
+        """The networks the table answers for at this budget."""
+        return sorted(self._members, key=EraConfig.to_json)
+
+
+def _in_space(space: EraSpace, cfg: EraConfig) -> bool:
+    try:
+        space.validate(cfg)
+    except ValueError:
+        return False
+    return True
