@@ -219,10 +219,22 @@ def check_cross_topology(folder: Path):
     assert set(t5["mode"]) == {"greedy", "balanced_0.5", "balanced_0", "baseline"} and t5.test_acc.between(0, 100).all()
 
 
+def check_era_table(folder: Path):
+    counts = pd.read_csv(folder / "counts.csv").set_index(["seed", "budget"]).networks
+    assert counts.to_dict() == {(0, 2): 16, (1, 2): 4, (0, 6): 2}  # ci: every network once, 1/4 twice, 2 long
+    noise = pd.read_csv(folder / "seed_noise.csv").iloc[0]
+    assert noise.networks == 4 and -1 <= noise.spearman <= 1 and noise.median_gap >= 0
+    fam = pd.read_csv(folder / "families.csv")
+    assert fam.networks.sum() == 16 and set(fam.family) <= {f"{b}/{k}" for b in ("basic", "bottleneck")
+                                                            for k in ("depthwise", "grouped", "plain")}
+    check = pd.read_csv(folder / "retrained.csv")
+    assert len(check) == 2 and check.abs_diff.max() <= 0.05  # one network, both epochs, same seed and CPU
+
+
 CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "era_final": check_era_final,
           "fidelity_correlation": check_fidelity, "ranking_predictor": check_ranking,
           "mo_resnet": check_mo_resnet, "cross_topology": check_cross_topology, "pooling_trials": check_pooling_trials,
-          "ectonas_ablation": check_ectonas_ablation}
+          "era_table": check_era_table, "ectonas_ablation": check_ectonas_ablation}
 
 
 @pytest.mark.parametrize("notebook", list(EXPERIMENTS))
