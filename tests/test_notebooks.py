@@ -219,6 +219,25 @@ def check_cross_topology(folder: Path):
     assert set(t5["mode"]) == {"greedy", "balanced_0.5", "balanced_0", "baseline"} and t5.test_acc.between(0, 100).all()
 
 
+def check_genas(folder: Path):
+    runs = pd.read_csv(folder / "runs.csv")
+    assert len(runs) == runs.arm.nunique() * runs.seed.nunique() and runs.fitness.between(0, 100).all()
+    abl = pd.read_csv(folder / "ablation.csv")  # ranked by the mean stand-alone accuracy recomputed from the runs
+    means = runs.groupby("arm").standalone_acc.mean()
+    assert list(abl.arm) == list(means.loc[abl.arm].sort_values(ascending=False, kind="stable").index)
+    assert ((abl.ci_low <= abl.standalone_acc + 1e-9) & (abl.standalone_acc <= abl.ci_high + 1e-9)).all()
+    assert list(runs.cifar10_top_pct) == pytest.approx(list(100 * runs.cifar10_rank / 15625))
+    hist = pd.read_csv(folder / "history.csv")
+    for arm, g in hist.groupby("arm"):  # the local search ran exactly at generations n, 2n, ...
+        n = int(arm.split("_n")[1]) if arm.startswith("hybrid_n") else 0
+        assert list(g.local_search) == [bool(n) and gen % n == 0 for gen in g.generation]
+    dec = pd.read_csv(folder / "decoupling.csv")
+    assert {"decoupled", "decoupled_bn", "coupled", "noise_ceiling"} <= set(dec["mode"])
+    cells = pd.read_csv(folder / "cells.csv")
+    tau = dec[(dec["mode"] == "decoupled") & (dec.method == "kendall")].estimate.item()
+    assert tau == pytest.approx(stats.kendalltau(cells.decoupled, cells.standalone_seed_0).statistic, nan_ok=True)
+
+
 def check_era_table(folder: Path):
     counts = pd.read_csv(folder / "counts.csv").set_index(["seed", "budget"]).networks
     assert counts.to_dict() == {(0, 2): 16, (1, 2): 4, (0, 6): 2}  # ci: every network once, 1/4 twice, 2 long
@@ -234,7 +253,8 @@ def check_era_table(folder: Path):
 CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "era_final": check_era_final,
           "fidelity_correlation": check_fidelity, "ranking_predictor": check_ranking,
           "mo_resnet": check_mo_resnet, "cross_topology": check_cross_topology, "pooling_trials": check_pooling_trials,
-          "era_table": check_era_table, "ectonas_ablation": check_ectonas_ablation}
+          "era_table": check_era_table, "ectonas_ablation": check_ectonas_ablation,
+          "genas": check_genas}
 
 
 @pytest.mark.parametrize("notebook", list(EXPERIMENTS))
