@@ -94,3 +94,37 @@ def test_predictor_guided_evolution_finds_what_the_predictor_likes(configs):
     assert picks.score.iloc[0] >= np.quantile(sample_scores, 0.95)
     top, seconds = P.exhaustive_top(pred, space, n=2000, top=2)
     assert len(top) == 2 and seconds > 0
+
+
+def test_small_tau_is_scipys_tau_b_ties_included():
+    rng = np.random.default_rng(0)
+    for n in (2, 5, 40):
+        a, b = rng.integers(0, 4, n).astype(float), rng.normal(size=n).round(1)
+        assert P._tau_b_small(a, b) == pytest.approx(P.kendall_tau(a, b), nan_ok=True)
+    assert np.isnan(P._tau_b_small(np.ones(5), np.arange(5.0)))
+
+
+def test_prescoring_the_space_changes_nothing_the_evolution_returns(configs):
+    space = EraSpace(filters_choices=(1, 2), max_depth=2)
+    rng = np.random.default_rng(2)
+    pool = list(dict.fromkeys(space.sample(rng) for _ in range(60)))
+    x = P.encode(pool)
+    pred = P.fit(pool, x[:, 2].sum(axis=(1, 2)), P.PredictorConfig(epochs=10, hidden=8))
+    whole = P.predictor_guided_evolution(pred, space, steps=120, population_size=10, seed=3, top=4)
+    one_by_one = P.predictor_guided_evolution(pred, space, steps=120, population_size=10, seed=3, top=4,
+                                              prescore_limit=0)
+    assert list(whole.config) == list(one_by_one.config)
+    np.testing.assert_allclose(whole.score, one_by_one.score, rtol=1e-5)
+
+
+def test_fraction_study_trains_every_model_of_a_split_on_the_same_subsample(configs):
+    x = P.encode(configs[:40])
+    y = x[:, 2].sum(axis=(1, 2))
+    splits = [("random", 0, *P.split_indices(40, 0.3, 0)), ("other", 1, np.arange(10, 40), np.arange(10))]
+    study = P.fraction_study(configs[:40], y, [0.5, 1.0], ("tensor",), ("mse", "pairwise"),
+                             P.PredictorConfig(epochs=3, hidden=4), splits=splits,
+                             forest=P.ForestConfig(trees=5), progress=False)
+    assert len(study) == 2 * 3 * 2 and set(study.loss) == {"mse", "pairwise", P.FOREST}
+    per_cell = study.groupby(["split", "fraction"]).n_train.nunique()
+    assert per_cell.eq(1).all() and study[study.split == "other"].n_test.eq(10).all()
+    assert (study[study.fraction == 1.0].n_train.to_numpy() == [28] * 3 + [30] * 3).all()

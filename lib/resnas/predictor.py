@@ -40,7 +40,7 @@ import torch
 from scipy import stats
 from torch import nn
 
-from resnas.spaces.era import EXPANSION, EraConfig
+from resnas.spaces.era import EXPANSION
 
 SECTIONS, MAX_DEPTH = 4, 18
 ENCODINGS = ("tensor", "type")
@@ -199,6 +199,17 @@ def kendall_tau(a, b) -> float:
     return float(stats.kendalltau(np.asarray(a), np.asarray(b)).statistic)
 
 
+def _tau_b_small(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's tau-b by its definition over all pairs, O(n^2) memory: (concordant - discordant) pairs over
+    sqrt(pairs not tied in a x pairs not tied in b); nan when either is constant. The same number as
+    `kendall_tau` (a test checks it, ties included) at a fraction of scipy's call overhead, which dominated a
+    small fit that computes its training tau after every step."""
+    sa = np.sign(a[:, None] - a[None, :])
+    sb = np.sign(b[:, None] - b[None, :])
+    den = math.sqrt(float(np.abs(sa).sum()) * float(np.abs(sb).sum()))
+    return float((sa * sb).sum() / den) if den > 0 else math.nan
+
+
 # ---------------------------------------------------------------------------------------------- fitting
 @dataclass(frozen=True)
 class PredictorConfig:
@@ -294,7 +305,8 @@ def _fit(configs, accuracy, config, image_size, features) -> RankingPredictor:
         opt.step()
         net.eval()
         with torch.no_grad():
-            tau = kendall_tau(net(xt).numpy(), y)
+            scores = net(xt).numpy().astype(np.float64)
+            tau = _tau_b_small(scores, y) if len(y) <= 2000 else kendall_tau(scores, y)
         history.append({"epoch": epoch + 1, "loss": loss.item(), "train_tau": tau})
         if tau > best_tau:  # RNAS keeps the weights with the best training Kendall tau
             best_tau, best_state = tau, copy.deepcopy(net.state_dict())
@@ -311,30 +323,171 @@ def split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, 
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
 
 
+def hamming_distances(configs, space) -> np.ndarray:
+    """(N, N) integer matrix: how many parameters of the space's flat form (`space.choices()`) differ between
+    two configurations. One mutation or one local-search step changes exactly one parameter (a depth by 1 or 2,
+    or another block, filter count, update or group size), so distance 1 is "one search step apart": the near
+    neighbours an evolution's or a local search's archive is full of. Pass canonical configurations."""
+    keys = list(space.choices())
+    flats = [space.flat(c) for c in configs]
+    codes = np.zeros((len(flats), len(keys)), np.int64)
+    for j, k in enumerate(keys):
+        index: dict = {}
+        codes[:, j] = [index.setdefault(f[k], len(index)) for f in flats]
+    return (codes[:, None, :] != codes[None, :, :]).sum(axis=2)
+
+
+def neighbourhood_split(distances: np.ndarray, test_fraction: float, seed: int, radius: int = 1,
+                        min_train: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A train/test split that holds out whole neighbourhoods: no held-out network lies within `radius` of a
+    training network (`distances`, e.g. `hamming_distances`). Returns (train, test, dropped) index arrays.
+
+    Neighbourhoods are the connected components of the graph that links networks at distance <= radius
+    (single linkage: members of two components are always more than `radius` apart). Whole components, in a
+    seeded random order, are held out while they fit in what remains of round(test_fraction * n). When no
+    whole component fits any more and the target is not met, the smallest remaining component is cut: the
+    members nearest one of its members (chosen at random) are held out, and its members within `radius` of
+    those are dropped, neither trained on nor tested (`dropped`), which keeps the guarantee."""
+    d = np.asarray(distances)
+    n = len(d)
+    if d.shape != (n, n):
+        raise ValueError(f"distances has shape {d.shape}; allowed: a square (n, n) matrix")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction={test_fraction} is out of range; allowed: strictly between 0 and 1")
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    target = max(1, int(round(test_fraction * n)))
+    _, comp = connected_components(csr_matrix(d <= radius), directed=False)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(comp.max() + 1 if n else 0)
+    held = np.zeros(n, bool)
+    dropped = np.zeros(n, bool)
+    for c in order:
+        members = np.flatnonzero(comp == c)
+        if len(members) <= target - held.sum():
+            held[members] = True
+    need = target - int(held.sum())
+    if need > 0:
+        left = [c for c in order if not held[comp == c].any()]
+        c = min(left, key=lambda c: (comp == c).sum())  # the first of the smallest, in the seeded order
+        members = np.flatnonzero(comp == c)
+        centre = members[rng.integers(len(members))]
+        near = members[np.lexsort((members, d[centre, members]))][:need]  # nearest first, ties by index
+        held[near] = True
+        rest = np.setdiff1d(members, near)
+        dropped[rest[(d[np.ix_(rest, near)] <= radius).any(axis=1)]] = True
+    train = ~held & ~dropped
+    if train.sum() < min_train:
+        raise ValueError(f"holding out {held.sum()} of {n} networks at radius={radius} leaves {train.sum()} to "
+                         f"train on ({dropped.sum()} dropped as neighbours of held-out ones); allowed: a radius, "
+                         f"test_fraction or label set that leaves at least {min_train}")
+    return np.flatnonzero(train), np.flatnonzero(held), np.flatnonzero(dropped)
+
+
+# ---------------------------------------------------------------------------------------------- the peer
+FOREST = "random_forest"  # the E2EPP-style peer's name in the `loss` column of the studies
+
+
+@dataclass(frozen=True)
+class ForestConfig:
+    """The E2EPP-style peer: E2EPP (Sun et al. 2019, rnas.txt reference [20]) is "an end-to-end offline
+    performance predictor based on random forest", an ensemble of regression trees fit to accuracy. Here:
+    scikit-learn's RandomForestRegressor with its defaults (bootstrap samples, every feature considered at each
+    split, squared error) and `trees` trees. RNAS could not use E2EPP's block encoding on NAS-Bench-101 and fed
+    it RNAS's own feature tensor, "the other parts remain unchanged" (§4.1); so here: our ERA feature tensor,
+    flattened, the same input as our predictor."""
+    encoding: str = "tensor"
+    trees: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"encoding={self.encoding!r} is unknown; allowed: {', '.join(ENCODINGS)}")
+        if self.trees < 1:
+            raise ValueError(f"trees={self.trees}; allowed: >= 1")
+
+    def replace(self, **kw) -> "ForestConfig":
+        return replace(self, **kw)
+
+
+class ForestPredictor:
+    """A fitted random forest: scores configurations (higher = predicted more accurate)."""
+
+    def __init__(self, model, config: ForestConfig, image_size: int, train_tau: float):
+        self.model, self.config, self.image_size, self.train_tau = model, config, image_size, train_tau
+
+    def score_features(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:
+            return np.zeros(0, np.float64)
+        flat = np.ascontiguousarray(np.asarray(x).reshape(len(x), -1), dtype=np.float32)
+        # The mean of the trees' own predictions is what RandomForestRegressor.predict computes (a test checks
+        # it); calling the trees directly skips the input checks that cost ~5 ms per call, which dominated
+        # predictor-guided evolution (one configuration per call).
+        trees = self.model.estimators_
+        return sum(t.tree_.predict(flat).reshape(len(flat), -1)[:, 0] for t in trees) / len(trees)
+
+    def score(self, configs) -> np.ndarray:
+        return self.score_features(encode(list(configs), self.config.encoding, self.image_size))
+
+
+def fit_forest(configs, accuracy, config: ForestConfig = ForestConfig(), image_size: int = 32,
+               features: np.ndarray | None = None) -> ForestPredictor:
+    """Fit the E2EPP-style peer on configurations and accuracies (pass `features` to reuse an encoding)."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    x = features if features is not None else encode(list(configs), config.encoding, image_size)
+    y = np.asarray(accuracy, dtype=np.float64)
+    if len(x) != len(y) or len(y) < 2:
+        raise ValueError(f"need at least 2 configurations with one accuracy each; got {len(x)} and {len(y)}")
+    flat = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    model = RandomForestRegressor(n_estimators=config.trees, random_state=config.seed, n_jobs=1).fit(flat, y)
+    pred = ForestPredictor(model, config, image_size, math.nan)
+    pred.train_tau = kendall_tau(pred.score_features(flat), y)
+    return pred
+
+
+# ---------------------------------------------------------------------------------------------- the studies
 def fraction_study(configs, accuracy, fractions, encodings=ENCODINGS, losses=("mse", "pairwise"),
                    base: PredictorConfig = PredictorConfig(), test_fraction: float = 0.3, seeds=(0,),
-                   image_size: int = 32, progress: bool = True) -> pd.DataFrame:
+                   image_size: int = 32, progress: bool = True, splits=None,
+                   forest: ForestConfig | None = None) -> pd.DataFrame:
     """Kendall tau on held-out architectures against the fraction of the remaining ones used for training
-    (RNAS Table 2's shape): one row per (seed, encoding, loss, fraction)."""
+    (RNAS Table 2's shape): one row per (split, seed, encoding, loss, fraction).
+
+    `splits`: (name, seed, train_idx, test_idx) tuples; default: a random split (`split_indices`) per seed.
+    Within a split, every model is trained on the same subsample (equal training cost). `forest` adds the
+    E2EPP-style peer (loss column: FOREST)."""
     configs, y = list(configs), np.asarray(accuracy, dtype=np.float64)
-    feats = {e: encode(configs, e, image_size) for e in encodings}
-    grid = [(s, e, l, f) for s in seeds for e in encodings for l in losses for f in fractions]
+    if splits is None:
+        splits = [("random", s, *split_indices(len(y), test_fraction, s)) for s in seeds]
+    splits = list(splits)
+    models = [(e, l) for e in encodings for l in losses]
+    if forest is not None:
+        models.append((forest.encoding, FOREST))
+    feats = {e: encode(configs, e, image_size) for e in {e for e, _ in models}}
+    grid = [(sp, e, l, f) for sp in splits for e, l in models for f in fractions]
     rows = []
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(grid), desc="predictor fits", leave=False)
-    for seed, enc, loss, frac in grid:
-        train_idx, test_idx = split_indices(len(y), test_fraction, seed)
+    for (name, seed, train_idx, test_idx), enc, loss, frac in grid:
         n_train = max(2, int(round(frac * len(train_idx))))
         sub = np.random.default_rng(seed + 1).permutation(train_idx)[:n_train]
-        cfg = base.replace(encoding=enc, loss=loss, seed=seed)
         t0 = time.perf_counter()
-        pred = fit(None, y[sub], cfg, image_size, features=feats[enc][sub])
+        if loss == FOREST:
+            pred = fit_forest(None, y[sub], forest.replace(seed=seed), image_size, features=feats[enc][sub])
+            train_tau = pred.train_tau
+        else:
+            pred = fit(None, y[sub], base.replace(encoding=enc, loss=loss, seed=seed), image_size,
+                       features=feats[enc][sub])
+            train_tau = max(h["train_tau"] for h in pred.history)
         fit_seconds = time.perf_counter() - t0
-        rows.append({"seed": seed, "encoding": enc, "loss": loss, "fraction": frac, "n_train": n_train,
-                     "n_test": len(test_idx), "tau": kendall_tau(pred.score_features(feats[enc][test_idx]), y[test_idx]),
-                     "train_tau": max(h["train_tau"] for h in pred.history), "fit_seconds": fit_seconds})
+        rows.append({"split": name, "seed": seed, "encoding": enc, "loss": loss, "fraction": frac,
+                     "n_train": len(sub), "n_test": len(test_idx),
+                     "tau": kendall_tau(pred.score_features(feats[enc][test_idx]), y[test_idx]),
+                     "train_tau": train_tau, "fit_seconds": fit_seconds})
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -342,25 +495,37 @@ def fraction_study(configs, accuracy, fractions, encodings=ENCODINGS, losses=("m
     return pd.DataFrame(rows)
 
 
-def predictor_guided_evolution(predictor: RankingPredictor, space, steps: int = 1000, population_size: int = 50,
-                               seed: int = 0, top: int = 5) -> pd.DataFrame:
+def predictor_guided_evolution(predictor, space, steps: int = 1000, population_size: int = 50, seed: int = 0,
+                               top: int = 5, method: str = "predictor-guided evolution",
+                               prescore_limit: int = 50_000) -> pd.DataFrame:
     """RNAS Algorithm 1: regularized evolution over `space` with the predictor's score as fitness (no
-    training at all). Returns the `top` distinct configurations it met, best predicted first."""
+    training at all). `predictor`: anything with `score(configs)` (a RankingPredictor, a ForestPredictor).
+    Returns the `top` distinct configurations it met, best predicted first.
+
+    A space of at most `prescore_limit` configurations that can list itself (`enumerate`) is scored whole, in
+    one batch, before the evolution starts: scoring one configuration per step costs ~2-5 ms of encoding and
+    call overhead, a batch a few microseconds per configuration. The evolution and what it returns are the
+    same; only configurations it met are ranked."""
     from resnas.search import make_strategy
 
+    scores: dict = {}
+    listing = getattr(space, "enumerate", None)
+    if listing is not None and space.size() <= prescore_limit:
+        every = list(dict.fromkeys(space.unflat(space.flat(c)) for c in listing()))
+        scores = dict(zip(every, (float(v) for v in predictor.score(every))))
     strategy = make_strategy("regularized_evolution", space=space, seed=seed, population_size=population_size)
-    seen: dict[EraConfig, float] = {}
+    met: dict = {}
     for _ in range(steps):
         cfg = strategy.ask()
-        if cfg not in seen:
-            seen[cfg] = float(predictor.score([cfg])[0])
-        strategy.tell(cfg, -seen[cfg])  # strategies minimise
-    best = sorted(seen.items(), key=lambda kv: -kv[1])[:top]
+        if cfg not in met:
+            met[cfg] = scores[cfg] if cfg in scores else float(predictor.score([cfg])[0])
+        strategy.tell(cfg, -met[cfg])  # strategies minimise
+    best = sorted(met.items(), key=lambda kv: -kv[1])[:top]
     return pd.DataFrame({"config": [c.to_json() for c, _ in best], "network": [str(c) for c, _ in best],
-                         "score": [s for _, s in best], "method": "predictor-guided evolution"})
+                         "score": [s for _, s in best], "method": method})
 
 
-def exhaustive_top(predictor: RankingPredictor, space, n: int = 10_000, seed: int = 0, top: int = 5
+def exhaustive_top(predictor, space, n: int = 10_000, seed: int = 0, top: int = 5
                    ) -> tuple[pd.DataFrame, float]:
     """The public RNAS code's search: score a large random sample, keep the best. Returns the top rows and
     the seconds spent encoding and scoring the sample."""
