@@ -40,7 +40,7 @@ def table_path(name: str = DEFAULT_TABLE, folder: str | Path = TABLES) -> Path:
 
 def load_table(name: str = DEFAULT_TABLE, folder: str | Path = TABLES) -> pd.DataFrame:
     """The table as one tidy frame (see the module's docstring). The merged file when it exists, else the union
-    of its parts (`<folder>/parts/<name>-NNNN.parquet`, a generation in progress)."""
+    of its parts (`<folder>/parts/<name>-<start>-<end>.parquet`, a generation in progress)."""
     path = table_path(name, folder)
     if path.exists():
         frame = pd.read_parquet(path)

@@ -74,7 +74,7 @@ class Params:
     long_networks: int = param(200, ge=0, help="networks also trained at long_epochs")
     networks: int | None = param(None, ge=1, help="train only the first N of the seeded order (ci); None: all")
     order_seed: int = param(0, ge=0, help="seed of the order networks are trained in")
-    part_size: int = param(25, ge=1, help="networks per exported Parquet part")
+    part_size: int = param(10, ge=1, help="networks per exported Parquet part (commit them as they come)")
     # the shipped table (default: describe it; paper/ci: generate)
     generate: bool = param(False, help="True: generate the table here; False: load the shipped table")
     check_networks: int = param(3, ge=0, help="shipped-table rows retrained to show they match (default)")
@@ -250,6 +250,16 @@ def done_runs(frame: pd.DataFrame) -> set[tuple[str, int, int]]:
     return set(frame[["config", "seed", "budget"]].drop_duplicates().itertuples(index=False, name=None))
 
 
+def _part_path(parts_dir: Path, name: str, start: int, end: int) -> Path:
+    """`<name>-<start>-<end>.parquet` for networks [start, end) of the plan; a new name (suffix -r1, -r2 ...)
+    rather than overwriting one made with another part_size, whose rows must stay."""
+    path, k = parts_dir / f"{name}-{start:04d}-{end:04d}.parquet", 0
+    while path.exists():
+        k += 1
+        path = parts_dir / f"{name}-{start:04d}-{end:04d}-r{k}.parquet"
+    return path
+
+
 def environment() -> dict:
     """The machine a table was generated on (its fingerprint; results compare only within one)."""
     import torch
@@ -272,7 +282,7 @@ def environment() -> dict:
 def generate(p: Params, archive_path: Path, parts_dir: Path, name: str = TABLE_NAME, backend: str = "inprocess",
              workers: int = 1, device: str = "cpu", log=print, command: str = "") -> pd.DataFrame:
     """Train every run of `plan(p)` through the archive at `archive_path` and export finished networks to
-    Parquet parts `<parts_dir>/<name>-NNNN.parquet`, one per `part_size` networks of the plan. Resumes: runs
+    Parquet parts `<parts_dir>/<name>-<start>-<end>.parquet`, one per `part_size` networks of the plan. Resumes: runs
     that parts already hold are not trained again (nor exported twice); runs the archive holds are served from
     it. Returns the frame of every part."""
     from resnas.evaluate import Archive, Evaluator, make_executor
@@ -294,10 +304,10 @@ def generate(p: Params, archive_path: Path, parts_dir: Path, name: str = TABLE_N
     start, trained = time.perf_counter(), 0
     try:
         for index, chunk in enumerate(chunks):
-            path = Path(parts_dir) / f"{name}-{index:04d}.parquet"
             runs = [r for net in chunk for r in net if (r.config.to_json(), r.seed, r.budget) not in have]
-            if path.exists() or not runs:
+            if not runs:  # every run of these networks is in a part already (whatever part_size made it)
                 continue
+            path = _part_path(Path(parts_dir), name, index * p.part_size, index * p.part_size + len(chunk))
             rows = []
             for (seed, budget) in sorted({(r.seed, r.budget) for r in runs}):
                 group = [r for r in runs if (r.seed, r.budget) == (seed, budget)]
