@@ -142,6 +142,8 @@ def test_every_strategy_runs_on_both_presets_repeatably(name, preset):
     kwargs = {"population_size": 10} if "evolution" in name or name == "genetic" else {}
     if name == "local":
         kwargs = {"n_samples": 10, "n_starts": 2}
+    if name == "bayesian_rf":  # SMAC's proposals are costly: a long random start and a light acquisition search
+        kwargs = {"n_initial": 30, "challengers": 100, "local_search_iterations": 1}
     runs = []
     for _ in range(2):
         trials = run_search(make_strategy(name, space=space, seed=5, **kwargs), objective, 40, progress=False)

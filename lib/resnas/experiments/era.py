@@ -18,6 +18,19 @@ STRATEGY_NAMES = ("random", "local", "bayesian", "evolution", "regularized_evolu
 LABELS = {"random": "Random Search", "local": "Local Search", "bayesian": "Bayesian Optimization",
           "evolution": "Evolution", "regularized_evolution": "Regularized Evolution",
           "crossover_evolution": "Crossover Evolution"}
+# The two forms of Bayesian optimisation (resnas.search.bayesian): the SearchParams choice -> (strategy, label).
+# The thesis ran the random-forest form (HyperMapper); tables name the form ours ran.
+BAYESIAN = {"rf_ei": ("bayesian_rf", "RF-EI"), "tpe": ("bayesian", "TPE")}
+
+
+def strategy_label(name: str, bayesian: str | None = None) -> str:
+    """The table label of a strategy, e.g. 'Bayesian Optimization (RF-EI)' for name='bayesian', bayesian='rf_ei'."""
+    return f"{LABELS[name]} ({BAYESIAN[bayesian][1]})" if name == "bayesian" and bayesian else LABELS[name]
+
+
+def _thesis_key(model: pd.Series) -> pd.Series:
+    """Our model label -> the thesis table's: both forms of Bayesian optimisation sit beside the thesis's row."""
+    return model.replace({strategy_label("bayesian", b): LABELS["bayesian"] for b in BAYESIAN})
 
 # The thesis's Tables 1 and 2 (CIFAR-10; layers, parameters, error %), for side-by-side comparison.
 THESIS_TABLE1 = pd.DataFrame([
@@ -60,8 +73,12 @@ class SearchParams:
                                   help="hand-designed networks also evaluated at search fidelity (Table 2)")
     train_seed: int = param(0, ge=0, help="training seed shared by every evaluation of the study")
     backend: str = param("inprocess", choices=BACKENDS, help="where trainings run; dask/ray: resnas.cluster")
-    workers: int = param(1, ge=1, le=64)
+    workers: int = param(1, ge=1, le=64, help="trainings at once; with backend process/dask/ray, also the "
+                                                "candidates each search keeps in flight (resnas.search.run_search)")
     device: str = param("auto", choices=("auto", "cpu", "cuda"))
+    bayesian: str = param("rf_ei", choices=tuple(BAYESIAN),
+                          help="'rf_ei': random forest + expected improvement (SMAC3), the thesis's HyperMapper form; "
+                               "'tpe': Optuna's TPE")
 
     def __post_init__(self):
         check_val_size(self.val_size, self.dataset)
@@ -129,30 +146,50 @@ def make_strategy(name: str, space, seed: int, p: SearchParams):
         kwargs["population_size"] = p.population
     if name == "local":
         kwargs.update(n_samples=p.local_samples, n_starts=p.local_starts)
+    if name == "bayesian":  # the form chosen by p.bayesian: SMAC3's RF-EI or Optuna's TPE
+        name = BAYESIAN[p.bayesian][0]
     return STRATEGIES[name](**kwargs)
+
+
+def search_workers(p: SearchParams) -> int:
+    """Candidates a search keeps in flight: `workers` where trainings run in parallel, else 1 (the serial loop,
+    whose trajectories are those of a one-at-a-time search)."""
+    return 1 if p.backend == "inprocess" else p.workers
 
 
 def run_study(p: SearchParams, evaluator, progress: bool = True) -> pd.DataFrame:
     """Every strategy x seed as its own search, all through one evaluator (so no network is trained twice).
-    Returns the tidy trial table: strategy, seed, index, config, fitness (validation error %), layers, params,
-    train_seconds, elapsed (cumulative training seconds of that search, as if it had run alone), cached."""
-    from resnas.search import run_search
+    Returns the tidy trial table: strategy, model (its table label, naming the form of Bayesian optimisation),
+    seed, index, config, fitness (validation error %), layers, params, train_seconds, elapsed (cumulative
+    training seconds of that search, as if it had run alone), cached.
 
+    With `search_workers(p)` > 1 each search keeps that many candidates in flight: it asks for a batch, the
+    evaluator trains it at once (packing the GPU) and commits each record as it finishes, and the results are
+    told in the order asked, so the study repeats itself exactly (the parallel forms: resnas.search)."""
+    from resnas.search import BatchObjective, run_search
+
+    def result(rec):
+        return rec.fitness, {"params": rec.params, "train_seconds": rec.wall_time, "cached": rec.cached,
+                             "status": rec.status, "flops": rec.flops, "key": rec.key}
+
+    def objective(cfg):
+        return result(evaluator.evaluate("era", cfg))
+
+    batch = BatchObjective(lambda cfgs: [result(r) for r in evaluator.map([("era", c) for c in cfgs],
+                                                                             progress=False)])
+    workers = search_workers(p)
     space = make_space(p)
     rows = []
     for seed in p.seeds:
         for name in p.strategies:
-            def objective(cfg):
-                rec = evaluator.evaluate("era", cfg)
-                return rec.fitness, {"params": rec.params, "train_seconds": rec.wall_time, "cached": rec.cached,
-                                     "status": rec.status, "flops": rec.flops, "key": rec.key}
-
-            trials = run_search(make_strategy(name, space, seed, p), objective, p.budget, progress=progress)
+            trials = run_search(make_strategy(name, space, seed, p), objective if workers == 1 else batch, p.budget,
+                                progress=progress, workers=workers)
             elapsed = 0.0
             for t in trials:
                 elapsed += t.info["train_seconds"]
-                rows.append({"strategy": name, "seed": seed, "index": t.index, "config": t.config.to_json(),
-                             "fitness": t.fitness, "layers": t.config.layers, **t.info, "elapsed": elapsed})
+                rows.append({"strategy": name, "model": strategy_label(name, p.bayesian), "seed": seed,
+                             "index": t.index, "config": t.config.to_json(), "fitness": t.fitness,
+                             "layers": t.config.layers, **t.info, "elapsed": elapsed})
     return pd.DataFrame(rows)
 
 
@@ -177,7 +214,8 @@ def best_per_search(trials: pd.DataFrame) -> pd.DataFrame:
     idx = ok.groupby(["strategy", "seed"]).fitness.idxmin()
     best = ok.loc[idx, ["strategy", "seed", "config", "fitness", "layers", "params", "index"]]
     best = best.rename(columns={"fitness": "val_error", "index": "found_at"})
-    best.insert(0, "model", best.strategy.map(LABELS))
+    # run_study's label (it names the form of Bayesian optimisation); older trial tables have none
+    best.insert(0, "model", (ok.loc[idx, "model"] if "model" in ok else best.strategy.map(LABELS)).values)
     return best.reset_index(drop=True)
 
 
@@ -197,7 +235,9 @@ def table2(best: pd.DataFrame) -> pd.DataFrame:
     agg = best.groupby("model", sort=False).agg(layers=("layers", "first"), params=("params", "first"),
                                                val_error=("val_error", "mean"),
                                                val_error_sd=("val_error", "std"), searches=("seed", "count"))
-    return agg.reset_index().merge(THESIS_TABLE2, on="model", how="left")
+    agg = agg.reset_index()
+    return agg.assign(thesis_key=_thesis_key(agg.model)).merge(
+        THESIS_TABLE2.rename(columns={"model": "thesis_key"}), on="thesis_key", how="left").drop(columns="thesis_key")
 
 
 # ---------------------------------------------------------------------------------------------- final training
@@ -234,4 +274,6 @@ def table1(finals: pd.DataFrame) -> pd.DataFrame:
     agg = finals.groupby("model", sort=False).agg(layers=("layers", "first"), params=("params", "first"),
                                                  test_error=("test_error", "mean"),
                                                  test_error_sd=("test_error", "std"), runs=("seed", "count"))
-    return agg.reset_index().merge(THESIS_TABLE1, on="model", how="left")
+    agg = agg.reset_index()
+    return agg.assign(thesis_key=_thesis_key(agg.model)).merge(
+        THESIS_TABLE1.rename(columns={"model": "thesis_key"}), on="thesis_key", how="left").drop(columns="thesis_key")

@@ -11,6 +11,12 @@ runs them in a generational loop with tournament selection and elitism. That loo
 - a child that was evaluated before (or is already waiting) is redrawn up to `max_retries` times.
 It sees the space only through `sample`, `crossover` and `mutate` (resnas.spaces.base), so it runs on every
 space; a failed evaluation (inf) is never an elite or a tournament winner while a finite member exists.
+
+Parallel form (`ask(n)`): a generation is the natural batch. Its children are asked as fast as workers free
+up; the next generation is bred only when every child of this one has been told, so `ask(n)` returns fewer
+configurations (none) while the last children of a generation are out. Told in the order asked
+(`run_search`'s default) the trajectory is the serial one for any number of workers; told as they finish, a
+generation keeps its members in finishing order, which changes the members later tournaments draw.
 """
 from __future__ import annotations
 
@@ -18,8 +24,10 @@ import math
 
 import numpy as np
 
+from resnas.search.base import AskTell
 
-class GeneticAlgorithm:
+
+class GeneticAlgorithm(AskTell):
     def __init__(self, space, seed: int = 0, population_size: int = 20, tournament: int = 3, elite: int = 2,
                  crossover_rate: float = 0.5, max_retries: int = 10):
         if population_size < 2:
@@ -44,15 +52,20 @@ class GeneticAlgorithm:
                 self.queue.append(cfg)
         self.first = True  # the first generation is being evaluated
         self.generation = 0
+        self.outstanding = 0  # asked, not yet told
 
-    def ask(self):
+    def _propose(self):
         if not self.queue:
+            if self.outstanding:  # this generation is not complete: its survivors are not known yet
+                return None
             self._breed()
+        self.outstanding += 1
         return self.queue.pop(0)
 
     def tell(self, config, fitness: float) -> None:
         fitness = fitness if math.isfinite(fitness) else math.inf
         self.seen.add(config)
+        self.outstanding = max(0, self.outstanding - 1)
         self.children.append((config, fitness))
         expected = self.population_size if self.first else self.population_size - self.elite
         if len(self.children) >= expected:
@@ -65,7 +78,7 @@ class GeneticAlgorithm:
         return min((members[i] for i in idx), key=lambda m: m[1])[0]
 
     def _breed(self) -> None:
-        """Queue the next generation's children (bred from what is known if asked ahead of the tells)."""
+        """Queue the next generation's children (called once every child of the last one was told)."""
         members = self.population or self.children
         if not members:  # asked for more than the first generation before any tell
             self.queue.append(self.space.sample(self.rng))

@@ -4,16 +4,24 @@ Phase 1 draws `n_samples` random configurations. Phase 2 starts a local search f
 best: evaluate the whole neighbourhood of the current point, move to its best member if that improves, stop at
 a local minimum, then go on from the next start. When all starts are exhausted it restarts from fresh random
 samples, so it can always be asked for more. Repeated neighbours cost nothing: the evaluator's archive answers.
+
+Parallel form (`ask(n)`): a batch is the next random samples, or the next members of the neighbourhood being
+walked (a whole neighbourhood is evaluated before a step anyway, so its members are independent). A decision
+that needs results (which samples start the walks, which neighbour to move to) waits until everything asked
+has been told: `ask(n)` returns fewer configurations then, possibly none. A neighbour already asked and not
+yet told is not asked again. With one evaluation in flight this is the serial algorithm exactly.
 """
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 
 import numpy as np
 
+from resnas.search.base import AskTell
 
-class LocalSearch:
+
+class LocalSearch(AskTell):
     def __init__(self, space, seed: int = 0, n_samples: int = 50, n_starts: int = 10):
         self.space, self.rng = space, np.random.default_rng(seed)
         self.n_samples, self.n_starts = n_samples, n_starts
@@ -23,20 +31,31 @@ class LocalSearch:
         self.starts: list = []
         self.current = None  # (config, fitness) of the point being improved
         self.pending: list = []  # neighbourhood of the current point still to be asked
+        self.waiting: Counter = Counter()  # asked, not yet told
 
-    def ask(self):
+    def _propose(self):
         while True:
             if self.queue:
-                return self.queue.popleft()
+                return self._asked(self.queue.popleft())
             if self.pending:
                 cfg = self.pending.pop(0)
-                if cfg in self.seen:  # already known: no need to ask again
+                if cfg in self.seen or cfg in self.waiting:  # known or being evaluated: no need to ask again
                     continue
-                return cfg
+                return self._asked(cfg)
+            if self.waiting:  # the next decision needs the results still out
+                return None
             self._advance()
+
+    def _asked(self, cfg):
+        self.waiting[cfg] += 1
+        return cfg
 
     def tell(self, config, fitness: float) -> None:
         self.seen[config] = fitness if math.isfinite(fitness) else math.inf
+        if self.waiting[config] > 1:
+            self.waiting[config] -= 1
+        else:
+            self.waiting.pop(config, None)
 
     def _advance(self) -> None:
         """Called when nothing is queued: finish phase 1, take a step, or move to the next start."""
