@@ -19,9 +19,10 @@ failed training as the worst error (101); failures before any finite result wait
 `BayesianOptimization` ('bayesian', the named alternative): Optuna's TPE sampler (tree-structured Parzen
 estimators: density models of good and bad configurations, maximising their ratio, which is expected
 improvement under TPE's model). It needs no surrogate fit per step and handles categorical and integer
-parameters natively. The first `n_initial` trials are random (9, the thesis's initial design). Failed
-candidates are told to Optuna as FAIL, so it never models them as good. `ask(n)` asks Optuna n times; with the
-constant liar (on, Optuna's default) the trials still running count as bad, so the batch spreads out.
+parameters natively. The first `n_initial` trials are random (9, the thesis's initial design); Optuna counts
+finished trials, so with several in flight a few more are random. Failed candidates are told to Optuna as FAIL,
+so it never models them as good. `ask(n)` asks Optuna n times; with the constant liar (on, Optuna's default)
+the trials still running count as bad, so the batch spreads out.
 
 Both see a space only through its public flat form (`resnas.spaces.base`): one parameter per entry of
 `space.choices()`, integer for the space's `ordinal()` parameters and categorical otherwise, and

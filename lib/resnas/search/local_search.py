@@ -9,7 +9,9 @@ Parallel form (`ask(n)`): a batch is the next random samples, or the next member
 walked (a whole neighbourhood is evaluated before a step anyway, so its members are independent). A decision
 that needs results (which samples start the walks, which neighbour to move to) waits until everything asked
 has been told: `ask(n)` returns fewer configurations then, possibly none. A neighbour already asked and not
-yet told is not asked again. With one evaluation in flight this is the serial algorithm exactly.
+yet told is not asked again. So the proposals are the serial algorithm's whatever the number of workers: told
+in the order asked (`run_search`'s default) the trajectory is the serial one exactly; told as they finish,
+only ties between equal fitnesses may break differently.
 """
 from __future__ import annotations
 
