@@ -6,6 +6,9 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.resnas-setup
 CLUSTER := $(VENV)/.resnas-cluster
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.py)))
+# Idle OpenMP threads sleep instead of spinning, for every target and what it starts (kernels, workers): two torch
+# processes on the same cores then take about twice one, not ten times (resnas.threads; `make bench`, figure 5).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .DEFAULT_GOAL := help
 .PHONY: help setup data setup-cluster lock test test-fast reproduce readme check lab smoke bench estimate clean $(NOTEBOOKS)
@@ -70,7 +73,7 @@ lab: $(STAMP) ## start JupyterLab on notebooks/ (jupytext opens the .py sources 
 smoke: $(STAMP) ## every notebook on PROFILE's code paths (default here: paper) with FakeData and budgets cut, checked from its run log
 	$(PY) -m resnas.smoke --profile $(if $(filter default,$(PROFILE)),paper,$(PROFILE))
 
-bench: $(STAMP) ## three ratios: engine vs DataLoader, K at once vs in turn, projected paper search time
+bench: $(STAMP) ## five figures: engine vs DataLoader, K at once vs in turn, projected paper search, CPU engine per family, two runs at once
 	$(PY) -m resnas.bench
 
 estimate: $(STAMP) ## per notebook of PROFILE: trainings, epochs, images, hours here (a few s of calibration) and on a GPU
