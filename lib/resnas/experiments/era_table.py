@@ -93,6 +93,9 @@ class Params:
 
 # ---------------------------------------------------------------------------------------------- subspace
 def make_space(p: Params) -> EraSpace:
+    from resnas.runlog import log_event
+
+    log_event("space", space="era", filters=list(p.filters), max_depth=p.max_depth)
     return EraSpace(filters_choices=tuple(p.filters), max_depth=p.max_depth, group_choices=tuple(p.groups),
                     name=SPACE_NAME)
 
