@@ -120,3 +120,14 @@ def test_early_final_correlation_averages_duplicates_and_skips_missing_final_epo
     out = early_final_correlation(t, final_epoch=10).set_index("epoch")
     assert out.loc[5, "n_networks"] == 5  # n5 has no epoch 5, n6 no final accuracy
     assert out.loc[5, "spearman"] == pytest.approx(1.0) and out.loc[5, "kendall"] == pytest.approx(1.0)
+
+
+def test_early_final_correlation_of_too_few_networks_is_empty_with_its_columns():
+    """Two networks give no correlation; the frame is empty but keeps its columns, so a caller's filter on
+    `epoch` works (the paper smoke run found a notebook crashing on a column-less frame)."""
+    from resnas.rank import early_final_correlation
+
+    curves = pd.DataFrame({"key": ["a", "a", "b", "b"], "epoch": [1, 2, 1, 2], "val_acc": [0.1, 0.2, 0.3, 0.4]})
+    out = early_final_correlation(curves, 2)
+    assert out.empty and list(out.columns) == ["group", "epoch", "n_networks", "spearman", "kendall"]
+    assert out[out.epoch < 2].empty

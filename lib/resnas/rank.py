@@ -157,4 +157,5 @@ def early_final_correlation(curves: pd.DataFrame, final_epoch: int, by: str | No
             rows.append({"group": g, "epoch": e, "n_networks": len(pair),
                          "spearman": _corr(pair.early.values, pair.final.values, "spearman"),
                          "kendall": _corr(pair.early.values, pair.final.values, "kendall")})
-    return pd.DataFrame(rows)
+    # fewer than three networks per group give no rows, but the columns stay (a caller filters on them)
+    return pd.DataFrame(rows, columns=["group", "epoch", "n_networks", "spearman", "kendall"])
