@@ -230,6 +230,13 @@ def test_a_positive_lambda_winning_is_used_and_an_undefined_tau_ranks_last():
     assert c.study.lam == 0.5 and "did not help" not in c.note
 
 
+def test_a_tied_sweep_says_so_rather_than_that_lambda_zero_won():
+    p = validate(R.Params, {})
+    c = R.choose(_sweep([(0.05, 0.0, -1.0), (0.05, 0.1, -1.0), (0.1, 0.0, -1.0), (0.1, 0.1, -1.0)]), p)
+    assert c.search.loss == "pairwise" and c.search.margin == 0.05 and c.study.lam == 0.1
+    assert "every setting tied" in c.note and "neither helped nor hurt" in c.note and "did not help" not in c.note
+
+
 # ---------------------------------------------------------------------------------------------- the peer
 def test_the_random_forest_peer_ranks_a_known_ranking_far_above_chance():
     configs = _configs(260, seed=7)

@@ -431,8 +431,15 @@ def choose(sw: pd.DataFrame, p: Params) -> Choice:
     search = base.replace(loss="pairwise_continuity" if best.lam > 0 else "pairwise", lam=float(best.lam))
     n_val = int(sw.n_val.iloc[0]) if len(sw) else 0
     tau = f"{best.val_tau:.3f}" if best.val_tau == best.val_tau else "undefined"
-    note = (f"**Sweep.** Best margin {margin:g}, λ {best.lam:g} (validation τ {tau} on {n_val} networks). "
-            + ("The continuity term did not help on validation (λ = 0 won); " if best.lam == 0 else "")
+    tied_all = sw.val_tau.nunique(dropna=False) == 1
+    if best.lam > 0:
+        verdict = ""
+    elif len(positive) and positive.iloc[0].val_tau == best.val_tau:
+        verdict = "The continuity term neither helped nor hurt on validation (its best λ tied with λ = 0); "
+    else:
+        verdict = "The continuity term did not help on validation (λ = 0 won); "
+    note = (f"**Sweep.** Best margin {margin:g}, λ {best.lam:g} (validation τ {tau} on {n_val} networks"
+            + ("; every setting tied, so the first was kept" if tied_all and len(sw) > 1 else "") + "). " + verdict
             + (f"the pairwise + continuity rows below use the best λ > 0 the sweep measured, {lam_c:g}; our "
                f"searching predictor uses the sweep's best ({search.loss}, λ = {search.lam:g})."))
     if n_val < MIN_HELD_OUT:
