@@ -536,7 +536,9 @@ FAKE_ENV = "RESNAS_FAKE_DATA"
 FAKE_SHAPES = {"digits": ((1, 8, 8), 10), "fashion_mnist": ((1, 28, 28), 10), "mnist": ((1, 28, 28), 10),
                "adult": ((1, 10, 10), 2), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100),
                "svhn": ((3, 32, 32), 10), "eurosat": ((3, 64, 64), 10), "fashion_mnist_14": ((1, 14, 14), 10)}
-FAKE_TRAIN = (20, 512)  # images per class, at most in all (the training pool the validation split comes from)
+# Images per class, and at most in all, of the training pool the validation split comes from; at least 10 per
+# class whatever the cap (CIFAR-100: 1,000), so a 10% validation split still holds one image of every class.
+FAKE_TRAIN = (20, 512)
 FAKE_TEST = (10, 256)
 
 
@@ -557,7 +559,7 @@ def _fake_images(name: str, per_class: int, at_most: int, offset: int) -> tuple[
     from torchvision.transforms import PILToTensor
 
     shape, n_classes = FAKE_SHAPES[name]
-    per_class = max(2, min(per_class, at_most // n_classes))  # two per class at least: one can go to validation
+    per_class = max(min(per_class, 10), min(per_class, at_most // n_classes))
     n = per_class * n_classes
     images = FakeData(size=n, image_size=shape, num_classes=n_classes, transform=PILToTensor(),
                       random_offset=offset)  # each image seeded by index + offset
@@ -609,6 +611,10 @@ def split_indices(y_train: np.ndarray, spec: DataSpec) -> tuple[np.ndarray, np.n
         idx = rng.permutation(np.flatnonzero(y_train == c))
         val.append(idx[: int(round(n_val * len(idx) / len(y_train)))])
     val = np.concatenate(val)
+    if len(val) == 0:  # every class's share rounded to nothing: training would later divide by an empty split
+        raise ValueError(f"val_size={spec.val_size} asks for {n_val} validation images over {len(classes)} classes "
+                         f"of {spec.name}: under one per class, so the stratified split is empty; allowed: more "
+                         f"than {len(y_train) / (2 * np.bincount(y_train)[classes].min()):g} images")
     train = np.setdiff1d(np.arange(len(y_train)), val)
     return train, val
 
