@@ -48,8 +48,8 @@ SMOKE_OVERRIDES: dict[str, dict] = {
     "fidelity_correlation": {"width_filters": [8, 64], "depth_blocks": [2, 18], "fidelities": [1, 2],
                              "n_boot": 20, "retrain_sample": 4, "retrain_epochs": 2},  # 4: correlations need >= 3
     "ranking_predictor": {"epochs": 1, "low_lr_epochs": 0, "n_architectures": 8, "seeds": [0, 1],
-                          "fractions": [0.5, 1.0], "predictor_epochs": 3, "evolution_steps": 6, "population": 3,
-                          "n_score": 50, "top": 1, "max_params": 3_000_000},
+                          "search_seeds": [0, 1], "fractions": [0.5, 1.0], "predictor_epochs": 3,
+                          "evolution_steps": 6, "population": 3, "n_score": 50, "top": 1},
     "mo_resnet": {"population": 3, "generations": 1, "neighbours": 2, "alphas": [0.0, 0.2], "epochs": 1,
                   "retrain_epochs": 1, "retrain_seeds": [0], "retrain_max": 1, "zdt_seeds": [0],
                   "zdt_generations": 2, "zdt_population": 8},
