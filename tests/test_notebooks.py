@@ -40,7 +40,7 @@ def non_dominated(points: pd.DataFrame) -> set:
 def assert_crossings_follow_runs(cross: pd.DataFrame, runs: pd.DataFrame):
     """Table 3 recomputed from every run's cell counts: a start with conv cells is a CNN (the topology's name
     says which it is meant to be); a run crossed when its final network is of the other type."""
-    r = runs[runs["mode"] != "baseline"]
+    r = runs[~runs["mode"].str.startswith("baseline")]  # both baselines train the start unchanged
     assert ((r.start_cells > 0) == r.topology.str.endswith("cnn")).all()
     assert len(cross) == r.groupby(["mode", r.start_cells > 0]).ngroups
     for row in cross.itertuples():
@@ -215,17 +215,21 @@ def check_pooling_trials(folder: Path):
 
 def check_ectonas_ablation(folder: Path):
     runs = pd.read_csv(folder / "runs.csv")
-    assert len(runs) == 2 * 5 and set(runs["mode"]) == {"greedy", "balanced_0.5", "balanced_0", "random", "baseline"}
+    assert len(runs) == 2 * 6 and set(runs["mode"]) == {"greedy", "balanced_0.5", "balanced_0", "random", "baseline",
+                                                        "baseline_equal_epochs"}
     assert runs.test_acc.between(0, 100).all() and (runs.params > 0).all()
-    base = runs[runs["mode"] == "baseline"]
+    base = runs[runs["mode"].isin(["baseline", "baseline_equal_epochs"])]
     assert (base.params == base.start_params).all() and base.epochs_saved.eq(0).all()
-    search = runs[runs["mode"] != "baseline"]
+    by_mode = runs.set_index(["topology", "mode"]).epochs_total.unstack()
+    assert by_mode.baseline.eq(2.4).all()  # the ci profile's baseline_epochs: the paper's baseline, fixed length
+    assert by_mode.baseline_equal_epochs.equals(by_mode.greedy)  # our addition: the greedy run's spend
+    search = runs[~runs["mode"].isin(["baseline", "baseline_equal_epochs"])]
     assert search.epochs_saved.between(0, 1).all() and (search.epochs_total >= 12).all()  # the ci budget
     assert (search.epochs_final < search.epochs_total).all() and (search.generations >= 1).all()
     lean = runs[runs["mode"] == "balanced_0"]
     assert lean.params.mean() <= lean.start_params.mean()  # alpha = 0 never grows on average
     t12 = pd.read_csv(folder / "tables12.csv")
-    assert len(t12) == 5 and t12.runs.eq(2).all()
+    assert len(t12) == 6 and t12.runs.eq(2).all()
     assert t12.loc[t12["mode"] == "greedy", "paper_test_acc"].item() == 98.3  # digits beside MNIST
     one = pd.read_csv(folder / "figure6_trace.csv")
     assert one.op.iloc[0] == "start" and one.generation.diff().dropna().eq(1).all()
