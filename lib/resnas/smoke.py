@@ -60,9 +60,9 @@ SMOKE_OVERRIDES: dict[str, dict] = {
                        "epochs_per_round": 0.5, "baseline_epochs": 1.0},
     "cell_search": {"seeds": 2, "budget": 20, "checkpoints": [10, 20], "n_boot": 100},
     "genas": {"seeds": [0], "population": 3, "generations": 5, "tournament": 2, "elite": 1, "local_top_k": 1,
-              "local_steps": 1, "train_images": 64, "val_batch_size": 32, "recalibrate_batches": 1,
-              "correlation_cells": 4, "correlation_val_images": 64, "standalone_epochs": 1, "final_epochs": 1,
-              "n_boot": 100},
+              "local_steps": 1, "train_images": 32, "val_batch_size": 16, "recalibrate_batches": 1,
+              "correlation_cells": 4, "correlation_val_images": 32, "standalone_epochs": 1,
+              "standalone_train_per_class": 2, "final_epochs": 1, "n_boot": 100},
     "era_table": {"networks": 4, "epochs": 1, "long_epochs": 2, "long_networks": 1, "check_networks": 1},
 }
 
