@@ -45,12 +45,10 @@ import pandas as pd
 from IPython.display import display
 
 from resnas import plots
-from resnas.data import DataSpec
-from resnas.evaluate import Evaluator, history_frame
+from resnas.evaluate import Evaluator
 from resnas.experiments import era
 from resnas.params import load_profile
 from resnas.report import REPOSITORY, Output
-from resnas.train import TrainRecipe
 
 P = load_profile(era.FinalParams, "era_final", profile, overrides, root=params_root or REPOSITORY / "params")
 out = Output.open("era_final", profile, "ERA: final training of the best found networks", P,
@@ -67,25 +65,20 @@ display(candidates)
 # ## Train every candidate on all training data; the test error of its last epoch is reported
 
 # %%
-spec = DataSpec(name=P.dataset, split="test", train_per_class=P.train_per_class, test_per_class=P.test_per_class)
-recipe = TrainRecipe(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, schedule="step",
-                     milestones=(0.5, 0.75), max_params=P.max_params)
-rows, records = [], []
-for seed in P.seeds:
-    ev = Evaluator(out.store / "archive.sqlite", spec, recipe, seed=seed, backend=P.backend, workers=P.workers,
-                   device=P.device, progress=False)
-    for cand, rec in zip(candidates.itertuples(), ev.map([("era", c) for c in candidates.config])):
-        rows.append({"model": cand.model, "seed": seed, "layers": cand.layers, "params": rec.params,
-                     "status": rec.status, "test_error": rec.fitness, "search_val_error": cand.search_val_error,
-                     "train_seconds": rec.wall_time})
-        records.append((cand.model, seed, rec))
-finals = out.table(pd.DataFrame(rows), "finals", "Every final training (test error %)")
+spec, recipe = era.final_spec_recipe(P)
+
+
+def evaluator_at(seed):
+    return Evaluator(out.store / "archive.sqlite", spec, recipe, seed=seed, backend=P.backend, workers=P.workers,
+                     device=P.device, progress=False)
+
+
+finals, hist = era.final_trainings(P, candidates, evaluator_at)
+finals = out.table(finals, "finals", "Every final training (test error %)")
 t1 = out.table(era.table1(finals), "table1", "Table 1: test error (%) after full training, ours beside the thesis")
 display(t1)
 
 # %%
-hist = pd.concat([history_frame([r]).assign(model=m, seed=s) for m, s, r in records], ignore_index=True)
-hist["test_error"] = 100 * (1 - hist.val_acc)
 fig = plots.learning_curves(hist, hue="model", metrics=("test_error", "train_loss"))
 out.figure(fig, "final_curves", "Test error and training loss during final training");
 

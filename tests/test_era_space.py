@@ -128,3 +128,39 @@ def test_out_of_space_values_are_named():
     CODE_VARIANT.validate(EraConfig("basic", (0, 1, 1, 1), 64, 2, 4))
     with pytest.raises(ValueError, match="max_depth=19 is out of range"):
         EraSpace(max_depth=19)
+
+
+def test_final_trainings_report_each_model_and_seed_with_its_test_curve():
+    """era_final's loop (moved out of the notebook): one row per model and seed whose test error is the record's
+    last-epoch error, and a curve per training whose test error is 100 x (1 - the engine's eval accuracy)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from resnas.experiments.era import FinalParams, final_spec_recipe, final_trainings
+
+    p = FinalParams(dataset="digits", epochs=4, seeds=(0, 1), references=())
+    candidates = pd.DataFrame({"model": ["A", "B"], "config": ["{}", "{}"], "search_val_error": [10.0, 20.0],
+                               "layers": [8, 14]})
+
+    class FakeEvaluator:
+        def __init__(self, seed):
+            self.seed = seed
+
+        def map(self, items):
+            out = []
+            for i, _ in enumerate(items):
+                acc = 0.5 + 0.1 * i + 0.01 * self.seed
+                hist = tuple({"epoch": e, "val_acc": acc - 0.1 * (4 - e), "train_loss": 1.0 / e} for e in (1, 2, 3, 4))
+                out.append(SimpleNamespace(params=100 + i, status="ok", fitness=100 * (1 - acc), wall_time=1.0,
+                                           history=hist, key=f"k{i}{self.seed}"))
+            return out
+
+    finals, curves = final_trainings(p, candidates, FakeEvaluator)
+    assert list(zip(finals.model, finals.seed)) == [("A", 0), ("B", 0), ("A", 1), ("B", 1)]
+    assert finals.test_error.tolist() == pytest.approx([50.0, 40.0, 49.0, 39.0])
+    last = curves[curves.epoch == 4].set_index(["model", "seed"]).test_error
+    assert last.sort_index().tolist() == pytest.approx(finals.set_index(["model", "seed"]).test_error.sort_index().tolist())
+    assert curves.groupby(["model", "seed"]).size().eq(4).all()
+    spec, recipe = final_spec_recipe(p)
+    assert spec.split == "test" and recipe.schedule == "step" and recipe.milestones == (0.5, 0.75)

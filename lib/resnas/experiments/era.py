@@ -269,6 +269,40 @@ def final_candidates(best: pd.DataFrame, references: tuple[str, ...]) -> pd.Data
     return df
 
 
+def final_spec_recipe(p: FinalParams):
+    """Final training as the thesis's A.3: all training images (train + validation), evaluated on the test split
+    every epoch (plotted; nothing is selected on it, the last epoch's error is reported), SGD with the rate /10 at
+    50% and 75% of the epochs."""
+    from resnas.data import DataSpec
+    from resnas.train import TrainRecipe
+
+    spec = DataSpec(name=p.dataset, split="test", train_per_class=p.train_per_class, test_per_class=p.test_per_class)
+    recipe = TrainRecipe(epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, schedule="step", milestones=(0.5, 0.75),
+                         max_params=p.max_params)
+    return spec, recipe
+
+
+def final_trainings(p: FinalParams, candidates: pd.DataFrame, evaluator_at) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train every candidate once per seed in `p.seeds`; `evaluator_at(seed)` gives an Evaluator (or anything with
+    its `map`). Returns (finals: one row per model and seed with its last-epoch test error %, curves: every
+    epoch's test error % and training loss per model and seed)."""
+    from resnas.evaluate import history_frame
+
+    rows, curves = [], []
+    for seed in p.seeds:
+        records = evaluator_at(seed).map([("era", c) for c in candidates.config])
+        for cand, rec in zip(candidates.itertuples(), records):
+            rows.append({"model": cand.model, "seed": seed, "layers": cand.layers, "params": rec.params,
+                         "status": rec.status, "test_error": rec.fitness, "search_val_error": cand.search_val_error,
+                         "train_seconds": rec.wall_time})
+            if rec.history:
+                curves.append(history_frame([rec]).assign(model=cand.model, seed=seed))
+    curves = (pd.concat(curves, ignore_index=True) if curves
+              else pd.DataFrame(columns=["key", "epoch", "val_acc", "model", "seed"], dtype=float))
+    curves["test_error"] = 100 * (1 - curves["val_acc"])  # split='test': the engine's eval split is the test set
+    return pd.DataFrame(rows), curves
+
+
 def table1(finals: pd.DataFrame) -> pd.DataFrame:
     """Final test error (mean ± sd over seeds) beside the thesis's Table 1."""
     agg = finals.groupby("model", sort=False).agg(layers=("layers", "first"), params=("params", "first"),
