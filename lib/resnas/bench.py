@@ -1,4 +1,4 @@
-"""`make bench`: three figures, each measured side by side in one run on one device.
+"""`make bench`: five figures, each measured side by side in one run on one device.
 
 1. One candidate: the engine against the thesis-style pipeline. Both train the same network (same initial
    weights) on the same images for the same epochs and report images per second and final validation
@@ -12,16 +12,26 @@
    training images, thesis §4.1): training throughput of a seeded sample of the thesis space's candidates,
    measured on CIFAR-shaped synthetic images on this device, scaled to the search, divided by the packing
    speed-up of (2). The thesis reports about 80 GPU-hours per search on GTX 1080 Ti cards.
+4. The CPU engine per ERA family (plain, grouped, depthwise 3x3 convolutions; basic vs bottleneck blocks; 28 vs
+   14 px Fashion-MNIST): the engine as it trains on a CPU today (fp32, contiguous layout) against the tuned
+   setting (bf16 autocast where the CPU has bf16 hardware, detected; channels_last), each a short training
+   from the same initial weights: images/s and final validation accuracy side by side.
+5. One run alone against two at once, each its own process (a notebook beside `make reproduce`), under torch's
+   defaults (idle OpenMP threads spin), resnas's (they sleep: resnas.threads) and one thread per process; and
+   with the process backend's workers. Two at once on a busy machine should take about twice one run.
 
     python -m resnas.bench [--dataset fashion_mnist] [--train-per-class 100] [--epochs 2] [--k 2] [--sample 4]
+                           [--figures 1,2,3,4,5]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -182,7 +192,302 @@ def projected_search(sample: int = 4, images: int = 512, device: str = "auto", s
             "thesis_gpu_hours": 80.0}
 
 
+# ---------------------------------------------------------------------------------------------- (4) CPU engine
+# Families of the ERA space whose kernels differ on a CPU. 'plain': ordinary 3x3 convolutions (the group size
+# clamps to the filter count); 'grouped': 4 channels per group; 'depthwise': one channel per group.
+CONV_GROUP = {"plain": 64, "grouped": 4, "depthwise": 1}
+FAMILY_DEPTHS = (0, 2, 2, 2)  # 14 layers as basic blocks, 20 as bottlenecks: the issue's 8- to 20-layer range
+FAMILY_FILTERS = 16
+
+
+@dataclass(frozen=True)
+class Family:
+    block: str  # 'basic' or 'bottleneck'
+    conv: str  # a key of CONV_GROUP
+    px: int  # 28 (Fashion-MNIST as is) or 14 (average-pooled 2x2)
+
+    def config(self):
+        from resnas.spaces.era import EraConfig
+
+        return EraConfig(self.block, FAMILY_DEPTHS, FAMILY_FILTERS, 2, CONV_GROUP[self.conv])
+
+    def __str__(self) -> str:
+        return f"{self.block} {self.conv} {self.px}px"
+
+
+FAMILIES = tuple(Family(b, c, px) for px in (28, 14) for b in ("basic", "bottleneck") for c in CONV_GROUP)
+
+
+@dataclass(frozen=True)
+class CpuSetting:
+    """How the CPU trains: bf16 autocast (weights and optimiser stay fp32, as on CUDA), memory layout, threads
+    (None: torch's default, one per core)."""
+
+    bf16: bool = False
+    channels_last: bool = False
+    threads: int | None = None
+
+    def __str__(self) -> str:
+        parts = ["bf16" if self.bf16 else "fp32"] + (["channels_last"] if self.channels_last else [])
+        return " + ".join(parts) + ("" if self.threads is None else f", {self.threads} thread(s)")
+
+
+def pooled(bundle: data_mod.Bundle, factor: int) -> data_mod.Bundle:
+    """The bundle with its images average-pooled by `factor` (rounded back to uint8): 28 px -> 14 px."""
+    if factor == 1:
+        return bundle
+
+    def pool(x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x.float(), factor).round().to(torch.uint8)
+
+    return dataclasses.replace(bundle, x_train=pool(bundle.x_train), x_eval=pool(bundle.x_eval))
+
+
+def _threads(n: int | None):
+    """Context: torch's intra-op thread count set to n (None: unchanged) and restored afterwards."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def ctx():
+        before = torch.get_num_threads()
+        if n is not None:
+            torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    return ctx()
+
+
+def fit_cpu(model, bundle: data_mod.Bundle, recipe: TrainRecipe, setting: CpuSetting, seed: int = 0) -> dict:
+    """The engine's CPU loop (resnas.train._train without augmentation, history and failure handling) with
+    `setting`'s levers, so a lever's effect is measured on the same work. Returns seconds (training and the one
+    validation at the end) and the final validation accuracy."""
+    from resnas.train import _DeviceData, _scheduler, evaluate_model
+
+    dev = torch.device("cpu")
+    fmt = torch.channels_last if setting.channels_last else torch.contiguous_format
+    with _threads(setting.threads):
+        start = time.perf_counter()
+        model = model.to(dev, memory_format=fmt)
+        data = _DeviceData.get(bundle, dev)
+        gen = torch.Generator(device=dev).manual_seed(seed)
+        opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                              weight_decay=recipe.weight_decay)
+        sched = _scheduler(opt, recipe)
+        n = len(data.y_train)
+        for _ in range(recipe.epochs):
+            model.train()
+            perm = torch.randperm(n, device=dev, generator=gen)
+            for i in range(0, n, recipe.batch_size):
+                idx = perm[i:i + recipe.batch_size]
+                xb = data.norm(data.x_train[idx]).contiguous(memory_format=fmt)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=setting.bf16):
+                    out = model(xb)
+                loss = F.cross_entropy(out.float(), data.y_train[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            sched.step()
+        _, acc = evaluate_model(model, data, recipe.eval_batch_size, setting.bf16)
+        return {"seconds": time.perf_counter() - start, "val_acc": acc}
+
+
+def images_per_s(model, bundle: data_mod.Bundle, setting: CpuSetting, batch_size: int = 128, steps: int = 8,
+                 repeats: int = 3) -> float:
+    """Training throughput (forward, backward, SGD step) of `model` under `setting`: the best of `repeats` timed
+    runs of `steps` batches after one warm-up batch (the best, because other load on the machine only slows)."""
+    fmt = torch.channels_last if setting.channels_last else torch.contiguous_format
+    x = ((bundle.x_train[:batch_size].float() - 128) / 64).contiguous(memory_format=fmt)
+    y = bundle.y_train[:batch_size]
+    model = model.to(memory_format=fmt).train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=setting.bf16):
+            out = model(x)
+        loss = F.cross_entropy(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    best = 0.0
+    with _threads(setting.threads):
+        step()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            best = max(best, steps * len(y) / (time.perf_counter() - start))
+    return best
+
+
+def tuned_cpu_settings(bf16_capable: bool) -> tuple[CpuSetting, ...]:
+    """The CPU settings figure 4 sets against today's: channels_last, and channels_last with bf16 autocast where
+    the CPU has bf16 hardware (detected, never assumed). Measured per family on 2 cores (README): channels_last
+    never lost; bf16 added most for plain and grouped convolutions and least (or lost) for depthwise ones."""
+    fp32 = CpuSetting(channels_last=True)
+    return (fp32, CpuSetting(bf16=True, channels_last=True)) if bf16_capable else (fp32,)
+
+
+def cpu_engine_families(families=FAMILIES, train_images: int = 2000, val_images: int = 1000, epochs: int = 2,
+                        seed: int = 0, settings: tuple[CpuSetting, ...] | None = None) -> list[dict]:
+    """Figure 4: per family, the CPU engine as it trains today (fp32, contiguous layout, one thread per core)
+    against each tuned setting, every one a short training from the same initial weights on a class-balanced
+    Fashion-MNIST subset: images/s over the whole training (its one validation at the end included) and the
+    final validation accuracy beside it. All run through `fit_cpu`, whose fp32 contiguous run gives the engine's
+    own accuracy to the last digit (checked on every family), so only the levers differ; each setting gets one
+    untimed warm-up batch first (oneDNN builds its kernels per shape). One row per family and setting."""
+    from resnas.spaces.era import SPACE
+    from resnas.threads import cpu_bf16
+
+    bf16 = cpu_bf16()
+    settings = (CpuSetting(),) + (settings or tuned_cpu_settings(bf16 is not None))
+    base = data_mod.load(name="fashion_mnist", train_per_class=train_images // 10, val_per_class=val_images // 10,
+                         seed=seed)
+    recipe = TrainRecipe(epochs=epochs, batch_size=128, lr=0.05, schedule="cosine", eval_every=epochs,
+                         augment="none")
+    rows = []
+    for fam in families:
+        bundle = pooled(base, 28 // fam.px)
+        cfg = fam.config()
+
+        def fresh():
+            torch.manual_seed(seed)
+            return SPACE.build(cfg, bundle.input_shape[0], bundle.num_classes)
+
+        images = epochs * len(bundle.y_train)
+        today = None
+        for setting in settings:
+            images_per_s(fresh(), bundle, setting, steps=1, repeats=1)  # warm-up
+            res = fit_cpu(fresh(), bundle, recipe, setting, seed)
+            row = {"family": str(fam), "model": str(cfg), "cpu_bf16": bf16, "threads": torch.get_num_threads(),
+                   "setting": "today: " + str(setting) if today is None else str(setting),
+                   "images_per_s": images / res["seconds"], "val_acc": res["val_acc"]}
+            today = today or row
+            row["speedup"] = row["images_per_s"] / today["images_per_s"]
+            rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- (5) two runs
+# Wait and thread policies compared by figure 5. Each child starts from this environment with every thread and
+# wait setting removed, then gets the policy's own variables; `import resnas` in the child then adds its
+# defaults where none is set. 'torch defaults' sets libgomp's own default spin count explicitly, which stands
+# for what torch does without resnas and, being a user's wait setting, keeps resnas from adding its own.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+RUN_POLICIES = {  # the first is figure 5's reference
+    "resnas defaults (idle threads sleep)": {},
+    "one thread per process": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    "torch defaults (idle threads spin)": {"GOMP_SPINCOUNT": "300000"},
+}
+# The ci era_search regime: tiny networks on digits, batch 64, where OpenMP barriers come every few microseconds.
+RUN_CONFIGS = (("basic", (0, 1, 1, 1), 4, 2, 32), ("bottleneck", (0, 2, 1, 2), 2, 1, 1),
+               ("basic", (0, 2, 2, 2), 1, 2, 32), ("basic", (0, 1, 1, 1), 8, 2, 4))
+
+
+def one_run(backend: str = "inprocess", workers: int = 1, epochs: int = 2, seed: int = 0) -> dict:
+    """One ci-sized search-like run in this process, as `python -m resnas.bench --one-run` executes it: the
+    RUN_CONFIGS candidates evaluated through the evaluator (data loading, and for 'process' the workers'
+    start-up, inside the timed span). Returns its wall time and the thread settings it ran with."""
+    import tempfile
+
+    from resnas.evaluate import Evaluator
+    from resnas.spaces.era import EraConfig
+
+    start = time.perf_counter()
+    spec = data_mod.DataSpec(name="digits", val_size=0.2, seed=seed)
+    recipe = TrainRecipe(epochs=epochs, batch_size=64, lr=0.05, schedule="constant")
+    items = [("era", EraConfig(*c)) for c in RUN_CONFIGS]
+    with tempfile.TemporaryDirectory() as tmp:
+        ev = Evaluator(f"{tmp}/a.sqlite", spec, recipe, seed, backend=backend, workers=workers, device="cpu",
+                       progress=False)
+        recs = ev.map(items)
+        ev.close()
+    return {"seconds": time.perf_counter() - start, "threads": torch.get_num_threads(),
+            "wait_policy": os.environ.get("OMP_WAIT_POLICY"), "backend": backend, "workers": workers,
+            "mean_val_acc": float(np.mean([r.final_val_acc for r in recs]))}
+
+
+def _run_children(n: int, env: dict, args: list[str], timeout: float) -> list[float]:
+    """Start n `--one-run` children at once; their wall times (inf for one stopped at `timeout` seconds)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "resnas.bench", "--one-run", *args]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(n)]
+    seconds = []
+    for p in procs:
+        try:
+            out, _ = p.communicate(timeout=max(1.0, timeout - (time.perf_counter() - start)))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            seconds.append(float("inf"))
+            continue
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed with exit status {p.returncode}")
+        seconds.append(json.loads(out.strip().splitlines()[-1])["seconds"])
+    return seconds
+
+
+def two_runs(policies=tuple(RUN_POLICIES), backend: str = "inprocess", workers: int = 1, epochs: int = 2,
+             stop_after: float = 3.0) -> list[dict]:
+    """Figure 5: per policy, one run alone, then two identical runs started together, each a separate process
+    (wall times from the process's own clock, torch import excluded). The first policy's run alone is the
+    reference: two at once on a machine with no idle core should take about twice as long as it. A run (alone
+    or in a pair) still going after `stop_after` x the reference + 10 s is stopped and reported as None."""
+    base = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    args = ["--backend", backend, "--workers", str(workers), "--epochs", str(epochs)]
+    rows = []
+    reference = None
+    for name in policies:
+        env = {**base, **RUN_POLICIES[name]}
+        limit = 600.0 if reference is None else stop_after * reference + 10
+        alone = _run_children(1, env, args, timeout=limit)[0]
+        reference = alone if reference is None else reference
+        limit = stop_after * reference + 10
+        pair = _run_children(2, env, args, timeout=limit) if alone < float("inf") else [float("inf")] * 2
+        finite = [t if t < float("inf") else None for t in (alone, *pair)]
+        rows.append({"policy": name, "backend": backend, "workers": workers, "alone_s": finite[0],
+                     "two_at_once_s": finite[1:], "stopped_after_s": limit if None in finite else None,
+                     "reference_alone_s": reference,
+                     "ratio_to_own_alone": None if None in finite else max(pair) / alone,
+                     "ratio_to_reference": None if None in finite else max(pair) / reference})
+    return rows
+
+
+def _write_json(path: Path, obj) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def _one_run_main(argv) -> int:
+    """`python -m resnas.bench --one-run ...`: one child of figure 5; prints its result as one JSON line."""
+    ap = argparse.ArgumentParser(prog="python -m resnas.bench --one-run")
+    ap.add_argument("--backend", default="inprocess", choices=("inprocess", "process"))
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=2)
+    a = ap.parse_args(argv)
+    print(json.dumps(one_run(a.backend, a.workers, a.epochs)), flush=True)
+    return 0
+
+
+def _seconds(x: float | None) -> str:
+    return "stopped" if x is None else f"{x:.1f}"
+
+
 def main(argv=None) -> int:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--one-run"]:
+        return _one_run_main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m resnas.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="fashion_mnist", choices=data_mod.DATASETS)
     ap.add_argument("--train-per-class", type=int, default=100)
@@ -192,28 +497,67 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--k", type=int, default=2, help="candidates trained at once in figure 2")
     ap.add_argument("--sample", type=int, default=4, help="sampled candidates behind figure 3's projection")
+    ap.add_argument("--figures", default="1,2,3,4,5", help="which figures to measure, e.g. '4,5'")
     ap.add_argument("--out", default="results/bench")
     a = ap.parse_args(argv)
-    row = run(a.dataset, a.train_per_class, a.epochs, a.config, workers=a.workers, device=a.device)
-    Path(a.out).mkdir(parents=True, exist_ok=True)
-    Path(a.out, "engine_vs_dataloader.json").write_text(json.dumps(row, indent=1))
-    print(f"device: {row['device']}   model: {row['model']} ({row['params']:,} params)   "
-          f"data: {row['dataset']} {row['train_images']} images x {row['epochs']} epochs")
-    print(f"{'pipeline':<28}{'images/s':>12}{'val acc':>10}")
-    print(f"{'engine (resnas.train)':<28}{row['engine_images_per_s']:>12.0f}{row['engine_val_acc']:>10.3f}")
-    print(f"{'DataLoader + fp32 baseline':<28}{row['baseline_images_per_s']:>12.0f}{row['baseline_val_acc']:>10.3f}")
-    print(f"(1) one candidate, engine / baseline: {row['speedup']:.2f}x")
-    con = concurrency(a.k, a.dataset, a.train_per_class, a.epochs, a.device)
-    Path(a.out, "concurrency.json").write_text(json.dumps(con, indent=1))
-    print(f"(2) {con['k']} candidates: one after another {con['sequential_s']:.1f} s, at once "
-          f"{con['concurrent_s']:.1f} s (mean val acc {con['sequential_mean_acc']:.3f} / "
-          f"{con['concurrent_mean_acc']:.3f}): {con['packing_speedup']:.2f}x")
-    proj = projected_search(a.sample, device=a.device, packing=max(1.0, con["packing_speedup"]))
-    proj["device"] = row["device"]
-    Path(a.out, "projected_search.json").write_text(json.dumps(proj, indent=1))
-    print(f"(3) paper-profile ERA search (200 x 20 epochs x 45,000 CIFAR images), from {proj['sample']} sampled "
-          f"candidates: {proj['projected_hours_sequential']:.0f} h one at a time, "
-          f"{proj['projected_hours_packed']:.0f} h packed, on {row['device']} (thesis: ~80 GPU-hours)")
+    try:
+        figures = {int(f) for f in a.figures.split(",")}
+    except ValueError:
+        figures = set()
+    if not figures or not figures <= {1, 2, 3, 4, 5}:
+        ap.error(f"--figures={a.figures!r}: allowed is a comma-separated subset of 1,2,3,4,5")
+    out = Path(a.out)
+    dev = device_name(pick_device(a.device))
+    if 1 in figures:
+        row = run(a.dataset, a.train_per_class, a.epochs, a.config, workers=a.workers, device=a.device)
+        _write_json(out / "engine_vs_dataloader.json", row)
+        print(f"device: {row['device']}   model: {row['model']} ({row['params']:,} params)   "
+              f"data: {row['dataset']} {row['train_images']} images x {row['epochs']} epochs")
+        print(f"{'pipeline':<28}{'images/s':>12}{'val acc':>10}")
+        print(f"{'engine (resnas.train)':<28}{row['engine_images_per_s']:>12.0f}{row['engine_val_acc']:>10.3f}")
+        print(f"{'DataLoader + fp32 baseline':<28}{row['baseline_images_per_s']:>12.0f}"
+              f"{row['baseline_val_acc']:>10.3f}")
+        print(f"(1) one candidate, engine / baseline: {row['speedup']:.2f}x")
+    packing = 1.0
+    if 2 in figures:
+        con = concurrency(a.k, a.dataset, a.train_per_class, a.epochs, a.device)
+        _write_json(out / "concurrency.json", con)
+        packing = max(1.0, con["packing_speedup"])
+        print(f"(2) {con['k']} candidates: one after another {con['sequential_s']:.1f} s, at once "
+              f"{con['concurrent_s']:.1f} s (mean val acc {con['sequential_mean_acc']:.3f} / "
+              f"{con['concurrent_mean_acc']:.3f}): {con['packing_speedup']:.2f}x")
+    if 3 in figures:
+        proj = projected_search(a.sample, device=a.device, packing=packing)
+        proj["device"] = dev
+        _write_json(out / "projected_search.json", proj)
+        print(f"(3) paper-profile ERA search (200 x 20 epochs x 45,000 CIFAR images), from {proj['sample']} "
+              f"sampled candidates: {proj['projected_hours_sequential']:.0f} h one at a time, "
+              f"{proj['projected_hours_packed']:.0f} h packed, on {dev} (thesis: ~80 GPU-hours)")
+    if 4 in figures:
+        fams = cpu_engine_families()
+        _write_json(out / "cpu_engine_families.json", fams)
+        print(f"(4) CPU engine today vs tuned, per family (torch threads: {fams[0]['threads']}; CPU bf16 hardware: "
+              f"{fams[0]['cpu_bf16'] or 'none, so no bf16 row'}); Fashion-MNIST subset, short training from "
+              f"equal weights:")
+        print(f"    {'family':<26}{'setting':<30}{'images/s':>10}{'speedup':>9}{'val acc':>9}")
+        for r in fams:
+            name = r["family"] if r["setting"].startswith("today") else ""
+            print(f"    {name:<26}{r['setting']:<30}{r['images_per_s']:>10.0f}{r['speedup']:>8.2f}x"
+                  f"{r['val_acc']:>9.3f}")
+    if 5 in figures:
+        runs = two_runs() + two_runs(("resnas defaults (idle threads sleep)",), backend="process", workers=2)
+        _write_json(out / "two_runs.json", runs)
+        print("(5) one run alone vs two at once, each its own process (ci-sized ERA candidates on digits);\n"
+              "    x: the pair's slower run over one run alone under resnas defaults, same backend (2 = fair share):")
+        print(f"    {'policy':<38}{'backend':>12}{'alone s':>9}{'two at once s':>20}{'x':>8}")
+        for r in runs:
+            where = r["backend"] + (f" x{r['workers']}" if r["backend"] == "process" else "")
+            alone, pair = _seconds(r["alone_s"]), " / ".join(map(_seconds, r["two_at_once_s"]))
+            x = f"> {r['stopped_after_s'] / r['reference_alone_s']:.1f}" if r["stopped_after_s"] else \
+                f"{r['ratio_to_reference']:.2f}"
+            print(f"    {r['policy']:<38}{where:>12}{alone:>9}{pair:>20}{x:>8}")
+        if any(r["stopped_after_s"] for r in runs):
+            print("    (stopped: still running after 3 x the reference + 10 s)")
     return 0
 
 
