@@ -495,7 +495,9 @@ def make_executor(backend: str, workers: int = 1, address: str | None = None) ->
     if backend == "process":
         import multiprocessing as mp
 
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        from resnas.threads import usable_cores, worker_threads
+
+        threads = worker_threads(workers, usable_cores())
         # spawn, not fork: forking a process that already runs torch threads can deadlock.
         return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
                                    initargs=(threads,))
