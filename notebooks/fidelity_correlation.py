@@ -167,8 +167,13 @@ if P.retrain_sample and (search_dir / "archive.sqlite").exists():
     vs_long = out.table(pd.concat(parts, ignore_index=True), "archive_vs_long",
                         f"{long.key.nunique()} archive networks: each search epoch against {P.retrain_epochs} epochs")
     vs_long = vs_long[vs_long.epoch < P.retrain_epochs]
-    fig = plots.sns.relplot(data=vs_long, x="epoch", y="spearman", hue="group", col="split", kind="line",
-                            marker="o", height=2.8, aspect=1.1).figure
-    out.figure(fig, "archive_vs_long", f"Search-epoch ranking against a {P.retrain_epochs}-epoch retraining, per bucket")
+    if len(vs_long):
+        fig = plots.sns.relplot(data=vs_long, x="epoch", y="spearman", hue="group", col="split", kind="line",
+                                marker="o", height=2.8, aspect=1.1).figure
+        out.figure(fig, "archive_vs_long",
+                   f"Search-epoch ranking against a {P.retrain_epochs}-epoch retraining, per bucket")
+    else:  # a correlation needs three networks that trained in both runs
+        out.note(f"Fewer than three of the {long.key.nunique()} retrained networks have both a search curve and a "
+                 f"{P.retrain_epochs}-epoch run: no correlation to show.")
 else:
     out.note("Archive retraining skipped (retrain_sample = 0 on this profile, or no search archive).")
