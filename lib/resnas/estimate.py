@@ -167,6 +167,11 @@ class Probe:
             from resnas.spaces.era import EraConfig, EraNet
 
             return EraNet(EraConfig.from_json(self.args[0]), c, self.classes)
+        if self.family == "cell":  # a stand-alone cell network (NAS-Bench-201 / DARTS) of a registered space
+            from resnas.spaces import get_space
+
+            space = get_space(self.args[0])
+            return space.build(space.from_json(self.args[1]), c, self.classes)
         if self.family == "moresnet":
             from resnas.spaces.moresnet import PRESETS, Genome
 
@@ -560,10 +565,65 @@ def count_cell_search(p, ctx: Context) -> Count:
                       f"(TPE's grows with its trials)",))
 
 
+def count_era_table(p, ctx: Context) -> Count:
+    from resnas.experiments import era_table
+
+    shape, classes = image_shape(p.dataset)
+    train, val = split_sizes(p.dataset, "val", p.val_size, p.train_per_class, p.val_per_class)
+    config = middle_era_config(p.filters, p.max_depth)
+    probe = era_probe(config, shape, classes, p.batch_size, p.dataset, f"ERA {config}")
+    flops = era_space_flops(p.filters, p.max_depth, shape, classes, None)
+    if not p.generate:
+        return Count((Part("retrained sample of the shipped table", p.check_networks, p.epochs, train, val, flops,
+                           probe),), ("loads the shipped table (lib/resnas/tables/) and retrains a seeded sample",))
+    distinct = era_table.make_space(p).distinct_size()
+    n = distinct if p.networks is None else min(p.networks, distinct)
+    second = round(n * p.second_seed_fraction) if len(p.seeds) > 1 else 0
+    long = min(p.long_networks, n)
+    parts = (Part("every network, first seed", n, p.epochs, train, val, flops, probe),
+             Part("second seed (noise floor)", second, p.epochs, train, val, flops, probe),
+             Part("long budget", long, p.long_epochs, train, val, flops, probe))
+    return Count(parts, (f"generates the table: {n:,} networks, {second:,} twice, {long:,} also at {p.long_epochs} "
+                         "epochs; FLOPs: the subspace's mean",))
+
+
+def count_genas(p, ctx: Context) -> Count:
+    import numpy as np
+
+    from resnas.spaces import get_space
+
+    shape, classes = image_shape(p.dataset)
+    train, val = split_sizes(p.dataset, "val", p.val_size, p.train_per_class, p.val_per_class)
+    space = get_space(p.space)
+    cell = space.sample(np.random.default_rng(0))
+    net = space.build(cell, shape[0], classes)
+    flops = float(forward_flops(net, shape))
+    probe = Probe(f"{p.space} stand-alone cell network", "cell", (p.space, space.to_json(cell)), tuple(shape),
+                  classes, p.batch_size, "train", p.dataset in AUGMENTED, flops)
+    supernet_images = p.train_images or train
+    searches = len(p.arms) * len(p.seeds)
+    alone_train = (min(p.standalone_train_per_class * classes, train) if p.standalone_train_per_class else train)
+    parts = [
+        # a supernet epoch trains one path per batch: about one stand-alone network's cost per image (the
+        # gradient arm's relaxed steps cost more: counted as one more epoch each generation, a lower bound)
+        Part("supernet epochs (every arm)", searches, p.generations * (1 + ("gradient" in p.arms) / len(p.arms)),
+             supernet_images, p.population * p.val_batch_size, flops, probe, "≈"),
+        Part("stand-alone cells (decoupling study)", p.correlation_cells * len(p.standalone_seeds),
+             p.standalone_epochs, alone_train, val, flops, probe),
+        Part("stand-alone picks", searches, p.standalone_epochs, alone_train, val, flops, probe),
+    ]
+    if p.final_epochs:
+        parts.append(Part("final training of the best pick", 1, p.final_epochs, train + val, val,
+                          flops * (p.final_channels / 16) ** 2 * p.final_layers / 8, probe, "≈"))
+    return Count(tuple(parts), ("supernet cost approximated by a stand-alone network of the search scale per image; "
+                                "the final network's FLOPs scaled from it by width² × depth",))
+
+
 COUNTERS: dict[str, Callable] = {
     "00_quickstart": count_quickstart, "era_search": count_era_search, "era_final": count_era_final,
     "fidelity_correlation": count_fidelity, "ranking_predictor": count_ranking, "mo_resnet": count_mo_resnet,
     "pooling_trials": count_pooling, "ectonas_ablation": count_ectonas, "cross_topology": count_ectonas,
+    "era_table": count_era_table, "genas": count_genas,
     "cell_search": count_cell_search,
 }
 
