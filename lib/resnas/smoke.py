@@ -45,7 +45,7 @@ SMOKE_OVERRIDES: dict[str, dict] = {
     "era_search": {"seeds": [0], "budget": 4, "population": 2, "local_samples": 2, "local_starts": 1,
                    "epochs": 1, "low_lr_epochs": 0, "window": 2, "max_params": 3_000_000},
     "era_final": {"epochs": 1, "seeds": [0], "max_params": 8_000_000},
-    "fidelity_correlation": {"width_filters": [8, 64], "depth_blocks": [2, 18], "fidelities": [1, 2],
+    "fidelity_correlation": {"width_blocks": 1, "width_filters": [8, 64], "depth_blocks": [1, 2], "fidelities": [1, 2],
                              "n_boot": 20, "retrain_sample": 4, "retrain_epochs": 2},  # 4: correlations need >= 3
     "ranking_predictor": {"epochs": 1, "low_lr_epochs": 0, "n_architectures": 8, "seeds": [0, 1],
                           "search_seeds": [0, 1], "fractions": [0.5, 1.0], "predictor_epochs": 3,
