@@ -166,14 +166,15 @@ if P.retrain_sample and (search_dir / "archive.sqlite").exists():
     parts.append(rank.early_final_correlation(long, P.retrain_epochs).assign(split="all"))
     vs_long = out.table(pd.concat(parts, ignore_index=True), "archive_vs_long",
                         f"{long.key.nunique()} archive networks: each search epoch against {P.retrain_epochs} epochs")
-    vs_long = vs_long[vs_long.epoch < P.retrain_epochs]
+    # constant accuracies (a network at chance) give no rank correlation: NaN rows are not drawn
+    vs_long = vs_long[(vs_long.epoch < P.retrain_epochs) & vs_long.spearman.notna()]
     if len(vs_long):
         fig = plots.sns.relplot(data=vs_long, x="epoch", y="spearman", hue="group", col="split", kind="line",
                                 marker="o", height=2.8, aspect=1.1).figure
         out.figure(fig, "archive_vs_long",
                    f"Search-epoch ranking against a {P.retrain_epochs}-epoch retraining, per bucket")
     else:  # a correlation needs three networks that trained in both runs
-        out.note(f"Fewer than three of the {long.key.nunique()} retrained networks have both a search curve and a "
-                 f"{P.retrain_epochs}-epoch run: no correlation to show.")
+        out.note(f"No correlation to show: fewer than three of the {long.key.nunique()} retrained networks have "
+                 f"both a search curve and a {P.retrain_epochs}-epoch run, or their accuracies are constant.")
 else:
     out.note("Archive retraining skipped (retrain_sample = 0 on this profile, or no search archive).")
