@@ -92,15 +92,31 @@ def test_run_log_lines_are_whole_json_records(tmp_path, monkeypatch):
     assert len(read_events(log)) == 50
 
 
+# The suite's share of the smoke run: the paper paths that differ most from ci (CIFAR-10 shapes with the process
+# backend and 4 workers and 64 filters, MO-ResNet's paper preset, MNIST, Adult, the cell table), about 3
+# minutes. The whole run (every notebook; ECToNAS's six data sets and GENAS's DARTS supernet take most of
+# its time) is `make smoke PROFILE=paper`, and `test_paper_smoke_run_every_notebook` (marker `smoke`).
+SUITE_SMOKE = ["era_search", "era_final", "mo_resnet", "pooling_trials", "cross_topology", "cell_search"]
+
+
 @pytest.mark.notebook
 def test_paper_smoke_run(tmp_path):
-    """Every notebook on the paper profile's code paths (FakeData, budgets cut); the run log must show the
+    """The suite's notebooks on the paper profile's code paths (FakeData, budgets cut); the run log must show the
     paper's data shapes, backend, workers, device, preset and filter choices."""
-    table = smoke.run("paper", results=tmp_path / "smoke", say=lambda *a: None)
-    assert list(table.notebook) == list(EXPERIMENTS)
+    table = smoke.run("paper", SUITE_SMOKE, results=tmp_path / "smoke", say=lambda *a: None)
+    assert list(table.notebook) == SUITE_SMOKE
     bad = table[table.status != "ok"]
     assert bad.empty, bad[["notebook", "status", "problems"]].to_string()
     rows = table.set_index("notebook")
     assert "cifar10 3x32x32/10" in rows.loc["era_search", "data"]
     assert rows.loc["era_search", "backends"] == "processx4" and rows.loc["era_search", "processes"] >= 2
     assert pd.read_csv(tmp_path / "smoke" / "smoke.csv").status.eq("ok").all()
+
+
+@pytest.mark.smoke
+def test_paper_smoke_run_every_notebook(tmp_path):
+    """Every notebook of the paper profile (`make smoke PROFILE=paper` runs the same; not in `make test`)."""
+    table = smoke.run("paper", results=tmp_path / "smoke", say=lambda *a: None)
+    assert list(table.notebook) == list(EXPERIMENTS)
+    bad = table[table.status != "ok"]
+    assert bad.empty, bad[["notebook", "status", "problems"]].to_string()
