@@ -168,6 +168,12 @@ def require(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def check_low_lr_epochs(low_lr_epochs: int, epochs: int) -> None:
+    """The era_search schedule's last `low_lr_epochs` run at lr/10: at least one epoch must come before them."""
+    require(low_lr_epochs < epochs, f"low_lr_epochs={low_lr_epochs} must be below epochs={epochs} (the last epochs "
+                                    f"run at lr/10); allowed: 0 to {epochs - 1}")
+
+
 def check_val_size(val_size: float, dataset: str) -> None:
     """val_size is a fraction in (0, 1) or a whole count of images, and must leave training images: the same
     arithmetic as `resnas.data.split_indices`, done before anything is loaded."""

@@ -12,7 +12,7 @@ import pandas as pd
 
 from resnas.data import DATASETS
 from resnas.evaluate import BACKENDS
-from resnas.params import check_val_size, param, require
+from resnas.params import check_low_lr_epochs, check_val_size, param, require
 
 STRATEGY_NAMES = ("random", "local", "bayesian", "evolution", "regularized_evolution", "crossover_evolution")
 LABELS = {"random": "Random Search", "local": "Local Search", "bayesian": "Bayesian Optimization",
@@ -82,9 +82,7 @@ class SearchParams:
 
     def __post_init__(self):
         check_val_size(self.val_size, self.dataset)
-        require(self.low_lr_epochs < self.epochs,
-                f"low_lr_epochs={self.low_lr_epochs} must be below epochs={self.epochs} (the last epochs run at "
-                f"lr/10); allowed: 0 to {self.epochs - 1}")
+        check_low_lr_epochs(self.low_lr_epochs, self.epochs)
         require(self.window <= self.budget, f"window={self.window} must not exceed budget={self.budget} (it "
                                             f"averages the last evaluations of a search); allowed: 1 to {self.budget}")
         evolutions = [s for s in self.strategies if s.endswith("evolution")]
@@ -131,6 +129,7 @@ class FinalParams:
 
 # ---------------------------------------------------------------------------------------------- search study
 def make_space(p: SearchParams):
+    """The ERA space of a study's `filters` and `max_depth` (era_search's, or ranking_predictor's)."""
     from resnas.runlog import log_event
     from resnas.spaces.era import EraSpace
 

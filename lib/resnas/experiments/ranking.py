@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from resnas.data import DATASETS
-from resnas.params import check_val_size, param, require
+from resnas.params import check_low_lr_epochs, check_val_size, param, require
 from resnas.predictor import (ENCODINGS, FOREST, LOSSES, ForestConfig, PredictorConfig, encode, exhaustive_top, fit,
                               fit_forest, hamming_distances, kendall_tau, neighbourhood_split,
                               predictor_guided_evolution, split_indices)
@@ -89,9 +89,7 @@ class Params:
 
     def __post_init__(self):
         check_val_size(self.val_size, self.dataset)
-        require(self.low_lr_epochs < self.epochs,
-                f"low_lr_epochs={self.low_lr_epochs} must be below epochs={self.epochs} (the last epochs run at "
-                f"lr/10); allowed: 0 to {self.epochs - 1}")
+        check_low_lr_epochs(self.low_lr_epochs, self.epochs)
         distinct = space_of(self).distinct_size()
         space = (f"the {distinct} distinct networks of the space (filters={list(self.filters)}, "
                  f"max_depth={self.max_depth})")
@@ -119,11 +117,10 @@ class Params:
 
 
 def space_of(p: Params):
-    from resnas.runlog import log_event
-    from resnas.spaces.era import EraSpace
+    """The ERA space the predictor searches: built (and logged) as era_search builds its own."""
+    from resnas.experiments.era import make_space
 
-    log_event("space", space="era", filters=list(p.filters), max_depth=p.max_depth)
-    return EraSpace(filters_choices=tuple(p.filters), max_depth=p.max_depth)
+    return make_space(p)
 
 
 # ---------------------------------------------------------------------------------------------- how many labels
