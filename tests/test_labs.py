@@ -1,0 +1,142 @@
+"""Course labs (notebooks/labs/, resnas.labs): the infrastructure on a fake lab folder, then every real lab executed
+solved (marker `notebook`) and the student handout that `make handout` writes."""
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from resnas import labs
+
+LAB = '''# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+solved = True  # True: the teacher's solutions fill the TODOs
+seed = 0
+
+# %%
+from resnas import labs
+
+def double(x):
+    # TODO: return twice x
+    raise NotImplementedError("TODO exercise 1: double")
+double = labs.solution("01_fake", double, solved)
+'''
+SOLUTION = "def double(x):\n    return 2 * x  # the teacher's line\n"
+
+
+@pytest.fixture
+def fake_labs(tmp_path, monkeypatch):
+    src = tmp_path / "labs"
+    (src / "solutions").mkdir(parents=True)
+    (src / "01_fake.py").write_text(LAB)
+    (src / "solutions" / "01_fake.py").write_text(SOLUTION)
+    (src / "README.md").write_text("# labs\n")
+    (src / "helper.py").write_text("x = 1\n")  # not a lab (no NN_ prefix)
+    monkeypatch.setenv(labs.SOLUTIONS_ENV, str(src / "solutions"))
+    labs._load_solutions.cache_clear()
+    return src
+
+
+def student(x):
+    raise NotImplementedError("TODO exercise 1: double")
+student.__name__ = "double"
+
+
+def test_solution_swaps_in_the_teachers_function_only_when_solved(fake_labs):
+    assert labs.solution("01_fake", student, False) is student
+    assert labs.solution("01_fake", student, True)(3) == 6
+
+
+def test_solution_errors_name_what_is_missing(fake_labs, monkeypatch):
+    with pytest.raises(labs.SolutionsWithheld, match="withheld in this handout.*solved = False"):
+        labs.solution("02_absent", student, True)
+
+    def other(x):
+        return x
+    with pytest.raises(AttributeError, match="no function 'other'"):
+        labs.solution("01_fake", other, True)
+    with pytest.raises(ValueError, match="lab='fake' is not a lab name"):
+        labs.solution("fake", student, True)
+    with pytest.raises(TypeError, match="solved='yes'"):
+        labs.solution("01_fake", student, "yes")
+
+
+def test_attempt_turns_an_unfilled_todo_into_not_done_and_expect_into_wrong_answer():
+    with pytest.raises(labs.NotDone, match="exercise 3 is not done yet: `double`"):
+        labs.attempt(3, student, 1)
+    assert issubclass(labs.NotDone, labs.WrongAnswer) and issubclass(labs.WrongAnswer, AssertionError)
+    assert labs.attempt(1, lambda x: x + 1, 1) == 2
+    with pytest.raises(labs.WrongAnswer, match="too big"):
+        labs.expect(False, "too big")
+    labs.expect(True, "never")
+    assert labs.correct("42") == "correct: 42"
+
+
+def test_handout_has_no_solutions_and_solved_false(fake_labs, tmp_path, monkeypatch):
+    import jupytext
+
+    dest = labs.handout(tmp_path / "student", labs_dir=fake_labs)
+    names = sorted(p.name for p in dest.iterdir())
+    assert names == sorted(["01_fake.py", "01_fake.ipynb", "README.md", labs.HANDOUT_MARKER])
+    assert re.search(r"(?m)^solved = False\b", (dest / "01_fake.py").read_text())
+    nb = jupytext.read(dest / "01_fake.ipynb")
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and "solved = False" in params[0].source
+    assert all("the teacher's line" not in p.read_text() for p in dest.iterdir() if p.is_file())
+    # the handout's own solution lookup: withheld, with a message that says what to do
+    monkeypatch.setenv(labs.SOLUTIONS_ENV, str(dest / "solutions"))
+    with pytest.raises(labs.SolutionsWithheld):
+        labs.solution("01_fake", student, True)
+    # an earlier handout is replaced whole; any other non-empty folder is refused
+    (dest / "stale.txt").write_text("x")
+    labs.handout(dest, labs_dir=fake_labs)
+    assert not (dest / "stale.txt").exists()
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    with pytest.raises(FileExistsError, match="not an earlier handout"):
+        labs.handout(other, labs_dir=fake_labs)
+    assert (other / "notes.txt").read_text() == "keep"
+    with pytest.raises(ValueError, match="overlaps the lab sources"):
+        labs.handout(fake_labs / "out", labs_dir=fake_labs)
+
+
+def test_handout_refuses_a_lab_without_a_solved_parameter(fake_labs, tmp_path):
+    (fake_labs / "02_bad.py").write_text(LAB.replace("solved = True", "done = True"))
+    with pytest.raises(ValueError, match="02_bad.py: expected exactly one `solved = ...` line"):
+        labs.handout(tmp_path / "student", labs_dir=fake_labs)
+    assert not (tmp_path / "student").exists()
+
+
+def test_install_lab_settings_merges_and_never_clobbers(tmp_path):
+    path = labs.install_lab_settings(tmp_path)
+    assert path == tmp_path / "share/jupyter/lab/settings/overrides.json"
+    assert json.loads(path.read_text()) == labs.LAB_SETTINGS
+    path.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+                                "@jupyterlab/docmanager-extension:plugin": {"autosave": False,
+                                                                            "defaultViewers": {"markdown": "x"}}}))
+    merged = json.loads(labs.install_lab_settings(tmp_path).read_text())
+    assert merged["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}
+    assert merged["@jupyterlab/docmanager-extension:plugin"] == {
+        "autosave": False, "defaultViewers": {"markdown": "x", "python": "Jupytext Notebook"}}
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="overrides.json is not valid JSON"):
+        labs.install_lab_settings(tmp_path)
+    assert path.read_text() == "{not json"
