@@ -566,7 +566,7 @@ class Evaluator:
         show = self.progress if progress is None else progress
         bar = None
         if show and todo:
-            from tqdm.auto import tqdm
+            from resnas.progress import tqdm
             bar = tqdm(total=len(todo), desc=desc, unit="net")
         try:
             for key, rec in self._run(todo):

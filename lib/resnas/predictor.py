@@ -470,7 +470,7 @@ def fraction_study(configs, accuracy, fractions, encodings=ENCODINGS, losses=("m
     rows = []
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from resnas.progress import tqdm
         bar = tqdm(total=len(grid), desc="predictor fits", leave=False)
     for (name, seed, train_idx, test_idx), enc, loss, frac in grid:
         n_train = max(2, int(round(frac * len(train_idx))))

@@ -316,7 +316,7 @@ def _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progres
     history = []
     epochs = range(1, recipe.epochs + 1)
     if progress:
-        from tqdm.auto import tqdm
+        from resnas.progress import tqdm
         epochs = tqdm(epochs, desc="epochs", leave=False)
     for epoch in epochs:
         model.train()

@@ -90,7 +90,7 @@ def run_search(strategy, objective, budget: int, progress: bool = True, desc: st
         raise ValueError(f"objective={objective!r} is neither a callable nor a BatchObjective")
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from resnas.progress import tqdm
         bar = tqdm(total=budget, desc=desc or type(strategy).__name__, unit="eval", leave=False)
     try:
         if workers == 1 and executor is None and not batch:

@@ -442,7 +442,7 @@ class Genas:
         end = self.config.generations if until is None else min(until, self.config.generations)
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from resnas.progress import tqdm
             bar = tqdm(total=end, initial=self.state.generation, desc=f"GENAS {self.config.variation}", unit="gen")
         while self.state.generation < end:
             self.step()
