@@ -393,3 +393,386 @@ def all_claims() -> dict[str, Claim]:
                 raise ValueError(f"claim id {key!r} is defined twice (again in resnas.experiments.{name})")
             found[key] = claim
     return found
+
+
+# ---------------------------------------------------------------------------------------------- the ledger
+
+def holm(p) -> np.ndarray:
+    """Holm's step-down adjusted p-values; NaN entries stay NaN and do not count among the tests."""
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out[order] = adjusted
+    return out
+
+
+def ledger(rows_frame: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """The rows of one ledger with Holm-adjusted p-values (`p_holds_holm` across the rows' p_holds,
+    `p_contradicts_holm` across their p_contradicts) and `final_verdict` from them. A row the notebook already
+    called inconclusive (no test possible) stays so."""
+    missing = [c for c in COLUMNS if c not in rows_frame.columns]
+    if missing:
+        raise ValueError(f"rows_frame lacks the ledger columns {missing}")
+    df = rows_frame.copy().reset_index(drop=True)
+    df["p_holds_holm"] = holm(df["p_holds"])
+    df["p_contradicts_holm"] = holm(df["p_contradicts"])
+    df["final_verdict"] = [_verdict(h, c, alpha) for h, c in zip(df["p_holds_holm"], df["p_contradicts_holm"])]
+    return df
+
+
+def _threshold_touched(row) -> bool:
+    """Does the row's 95% interval touch (reach or cross) the threshold its verdict turns on? Unknown: yes."""
+    lo, hi = float(row["low"]), float(row["high"])
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return True
+    null, margin = float(row["null"]), float(row["margin"])
+    if row["kind"] == "equivalent":
+        edges = (null - margin, null + margin)
+    elif row["kind"] == "noninferior":
+        edges = (null - margin,)
+    else:
+        edges = (null,)
+    return any(lo <= e <= hi for e in edges)
+
+
+def _num(v, fmt="{:.3g}") -> str:
+    return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else fmt.format(v)
+
+
+def _cell(text) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def ledger_table(df: pd.DataFrame) -> str:
+    """The ledger as Markdown: claim (statement, where, inferred marker), paper's figure, ours ± interval, n,
+    test, verdict, runs needed (with their compute on this profile), protocol distance."""
+    head = ("| claim | paper's figure | ours [95% interval] | n | test | verdict | runs needed (compute here) "
+            "| protocol |")
+    lines = [head, "|" + " --- |" * 8]
+    for _, r in df.iterrows():
+        mark = " *(inferred: implied by the paper's design, not stated)*" if bool(r["inferred"]) else ""
+        claim = f"**{_cell(r['id'])}**{mark}: {_cell(r['statement'])} (`{_cell(r['where'])}`)"
+        ours = f"{_num(r['estimate'])} [{_num(r['low'])}, {_num(r['high'])}] {_cell(r['unit'])}"
+        if r["kind"] in ("equivalent", "noninferior"):
+            ours += f"; margin {_num(float(r['margin']))} around {_num(float(r['null']))}"
+        elif float(r["null"]) != 0:
+            ours += f"; threshold {_num(float(r['null']))}"
+        verdict = str(r["final_verdict"])
+        if verdict != r["verdict"]:
+            verdict += f" (before Holm: {r['verdict']})"
+        runs = "—"
+        if verdict.startswith("inconclusive") and np.isfinite(float(r["runs_needed"])):
+            runs = f"{int(r['runs_needed'])} {_cell(r['n_unit'])}"
+            if np.isfinite(float(r["seconds_per_run"])):
+                runs += f" ({float(r['runs_needed']) * float(r['seconds_per_run']) / 3600:.2g} h)"
+        if r["note"] and str(r["note"]) != "nan":
+            runs += f"; {_cell(r['note'])}"
+        protocol = _cell(r["protocol"]) + (f"; {_cell(r['mapping'])}" if str(r["mapping"]) not in ("", "nan") else "")
+        test = f"{_cell(r['test'])}, Holm p={_num(float(r['p_holds_holm']), '{:.2g}')}"
+        lines.append(f"| {claim} | {_cell(r['paper_figure']) or '—'} | {ours} | {int(r['n'])} {_cell(r['n_unit'])} "
+                     f"| {test} | **{verdict}** | {runs} | {protocol} |")
+    return "\n".join(lines)
+
+
+def legend(n_claims: int) -> str:
+    return (f"**holds**: a one-sided test at 2.5% rejects no effect on the paper's side after Holm's correction "
+            f"across these {n_claims} claims (so the 95% interval excludes it; equivalence and non-inferiority "
+            "rows: the stated margin); **contradicted**: the same on the other side; **inconclusive**: neither "
+            "(runs needed: for 80% power at the observed effect and spread). A verdict on a proxy protocol "
+            "speaks of the proxy, not of the paper's setting.")
+
+
+def _claim_files(root: Path) -> list[Path]:
+    """Each published notebook folder's claims.csv (not a failed run's, a staging folder's or the store's)."""
+    return sorted(p for p in root.glob("*/claims.csv")
+                  if not p.parent.name.endswith(".failed") and not p.parent.name.startswith(".")
+                  and p.parent.name != "store")
+
+
+def gather(profile_dir) -> Path | None:
+    """Collect every `<profile_dir>/*/claims.csv` into one ledger (Holm across it), write
+    `<profile_dir>/claims.csv` and `<profile_dir>/CLAIMS.md` atomically and return the CLAIMS.md path. Without
+    any notebook claims, remove a stale ledger and return None."""
+    from resnas.report import _atomic_write
+
+    root = Path(profile_dir)
+    files = _claim_files(root)
+    if not files:
+        for name in ("claims.csv", "CLAIMS.md"):
+            (root / name).unlink(missing_ok=True)
+        return None
+    frames = []
+    for f in files:
+        frame = pd.read_csv(f, keep_default_na=True)
+        frame.insert(0, "folder", f.parent.name)
+        frames.append(frame)
+    rows = pd.concat(frames, ignore_index=True)
+    for col in ("paper_figure", "mapping", "note"):
+        rows[col] = rows[col].fillna("")
+    dup = rows["id"][rows["id"].duplicated()].tolist()
+    if dup:
+        raise ValueError(f"claim ids recorded by more than one notebook: {dup}")
+    df = ledger(rows)
+    _atomic_write(root / "claims.csv", lambda p: df.to_csv(p, index=False))
+    counts = df["final_verdict"].value_counts()
+    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+    text = "\n".join([f"# Claims ledger: profile `{root.name}`", "",
+                      f"{len(df)} claims from {len(files)} notebooks: {summary}.", "", legend(len(df)), "",
+                      ledger_table(df), ""])
+    out = root / "CLAIMS.md"
+    _atomic_write(out, lambda p: p.write_text(text))
+    return out
+
+
+def readme_section(profile_dir) -> list[str]:
+    """The results README's opening section: the ledger table and its legend (nothing without a ledger)."""
+    path = Path(profile_dir) / "claims.csv"
+    if not path.exists():
+        return []
+    df = pd.read_csv(path)
+    for col in ("paper_figure", "mapping", "note"):
+        df[col] = df[col].fillna("")
+    counts = df["final_verdict"].value_counts()
+    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+    return ["## Claims ledger", "", f"Does each paper's claim hold here? {summary} of {len(df)} "
+            "(all of it, with notes: `CLAIMS.md`, `claims.csv`).", "", legend(len(df)), "", ledger_table(df), ""]
+
+
+# ---------------------------------------------------------------------------------------------- make compare
+
+def machine_fingerprint() -> dict:
+    """What a fresh run's numbers depend on beyond the code: resnas.evaluate.fingerprint (torch, CUDA, device,
+    precision, Python, threads) and the CPU model. The pipeline records it in each folder's pipeline.json."""
+    from resnas.evaluate import fingerprint
+
+    fp = dict(fingerprint())
+    try:
+        models = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")]
+        fp["cpu"] = models[0] if models else ""
+    except OSError:
+        fp["cpu"] = ""
+    return fp
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close a fresh table must be to the committed one. Same fingerprint: what a CSV round trip of the same
+    computation allows. Another fingerprint (CPU, threads, precision): floating-point order differs, so values
+    drift; `other_*` bound the drift we accept. Timing columns (IGNORE) are never compared: they measure the
+    machine and its load, not the method."""
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    other_rtol: float = 0.05
+    other_atol: float = 0.01
+
+    def of(self, same_machine: bool) -> tuple[float, float]:
+        return (self.rtol, self.atol) if same_machine else (self.other_rtol, self.other_atol)
+
+
+# columns measured in wall time or depending on what a cache held: never compared
+IGNORE = re.compile(r"seconds|secs|hours|days|elapsed|wall|duration|started|finished|created|cached|checkpoint"
+                    r"|^host$|run_id|timestamp")
+# the ledger's verdict columns are compared as verdicts (flips allowed across machines), not as text
+VERDICT_COLUMNS = ("verdict", "final_verdict")
+
+
+def compare_tables(old: pd.DataFrame, new: pd.DataFrame, rtol: float, atol: float) -> list[str]:
+    """What differs between two versions of one table (empty: equal within rtol/atol)."""
+    diffs = []
+    if list(old.columns) != list(new.columns):
+        gone, added = set(old.columns) - set(new.columns), set(new.columns) - set(old.columns)
+        return [f"columns differ (missing {sorted(gone)}, new {sorted(added)})" if gone or added
+                else "columns reordered"]
+    if len(old) != len(new):
+        return [f"{len(old)} rows committed, {len(new)} now"]
+    for col in old.columns:
+        if IGNORE.search(col.lower()) or col in VERDICT_COLUMNS:
+            continue
+        a, b = old[col], new[col]
+        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            x, y = a.to_numpy(float), b.to_numpy(float)
+            bad = ~(np.isclose(x, y, rtol=rtol, atol=atol) | (np.isnan(x) & np.isnan(y)))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                diffs.append(f"column {col!r}: {int(bad.sum())} of {len(x)} values beyond rtol={rtol:g}, "
+                             f"atol={atol:g} (row {i}: {x[i]!r} committed, {y[i]!r} now)")
+        else:
+            sa, sb = a.fillna("").astype(str), b.fillna("").astype(str)
+            bad = (sa != sb).to_numpy()
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                diffs.append(f"column {col!r}: {int(bad.sum())} of {len(sa)} values differ "
+                             f"(row {i}: {sa.iloc[i]!r} committed, {sb.iloc[i]!r} now)")
+    return diffs
+
+
+def _git(repo: Path, *args: str) -> str:
+    res = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if res.returncode:
+        raise ValueError(f"git {' '.join(args)} failed in {repo}: {res.stderr.strip()}")
+    return res.stdout
+
+
+def _fingerprint_of(text: str | None) -> dict | None:
+    if not text:
+        return None
+    try:
+        return json.loads(text).get("fingerprint")
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    failures: tuple[str, ...]  # real mismatches: make compare fails
+    flips: tuple[str, ...]  # verdicts that changed across machines with an interval touching its threshold
+    notes: tuple[str, ...]  # what was compared, skipped or differs harmlessly
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def compare(profile: str, repo=None, ref: str = "HEAD", tolerance: Tolerance = Tolerance(),
+            fingerprint: dict | None = None) -> Comparison:
+    """Compare `results/<profile>/` in `repo`'s working tree (a fresh run) with its version at `ref`: every
+    committed CSV within `tolerance`, every claim's final verdict equal. A folder whose fresh pipeline.json
+    names another machine fingerprint than the committed one is compared at the looser tolerance, and a claim
+    verdict that changed there is a flip (reported, not failed) when either run's interval touches the
+    threshold. `fingerprint`: this machine's, used where a fresh folder records none."""
+    from resnas.report import PROFILE_NAME
+
+    if not PROFILE_NAME.fullmatch(profile):
+        raise ValueError(f"profile={profile!r}; allowed: letters, digits, '_' and '-'")
+    repo = Path(repo) if repo is not None else Path(__file__).resolve().parents[2]
+    base = f"results/{profile}/"
+    committed = [p for p in _git(repo, "ls-tree", "-r", "--name-only", ref, "--", base).splitlines() if p]
+    if not committed:
+        raise ValueError(f"nothing is committed under {base} at {ref}: commit a run's results first")
+    failures, flips, notes = [], [], []
+
+    def show(path: str) -> str | None:
+        res = subprocess.run(["git", "-C", str(repo), "show", f"{ref}:{path}"], capture_output=True, text=True)
+        return res.stdout if res.returncode == 0 else None
+
+    same: dict[str, bool] = {}  # folder -> same machine fingerprint as the committed run
+
+    def same_machine(folder: str) -> bool:
+        if folder not in same:
+            old = _fingerprint_of(show(f"{base}{folder}/pipeline.json"))
+            fresh_file = repo / base / folder / "pipeline.json"
+            new = _fingerprint_of(fresh_file.read_text()) if fresh_file.exists() else None
+            new = new or fingerprint
+            same[folder] = old is not None and new is not None and old == new
+            if not same[folder]:
+                why = "the committed run records no fingerprint" if old is None else (
+                    "the fresh run records no fingerprint" if new is None else
+                    "fingerprints differ: " + ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}"
+                                                        for k in sorted(set(old) | set(new))
+                                                        if old.get(k) != new.get(k)))
+                notes.append(f"{folder}/: another machine ({why}); looser tolerance, verdict flips allowed")
+        return same[folder]
+
+    checked = 0
+    for path in committed:
+        if not path.endswith(".csv"):
+            continue
+        rel = path[len(base):]
+        fresh = repo / path
+        if not fresh.exists():
+            failures.append(f"{rel}: committed but not in the fresh run")
+            continue
+        folder = rel.split("/")[0] if "/" in rel else None
+        old = pd.read_csv(io.StringIO(show(path) or ""))
+        new = pd.read_csv(fresh)
+        if folder is None:  # the profile's ledger: each row has its own folder
+            machine = all(same_machine(f) for f in set(old.get("folder", pd.Series(dtype=str))))
+        else:
+            machine = same_machine(folder)
+        for d in compare_tables(old, new, *tolerance.of(machine)):
+            failures.append(f"{rel}: {d}")
+        checked += 1
+    fresh_csv = {str(p.relative_to(repo)) for p in (repo / base).glob("**/*.csv")
+                 if not any(part.endswith(".failed") or part.startswith(".") or part == "store"
+                            for part in p.relative_to(repo / base).parts[:-1])}
+    for extra in sorted(fresh_csv - set(committed)):
+        notes.append(f"{extra[len(base):]}: new in the fresh run (not committed; commit the refreshed results)")
+    _compare_verdicts(show(f"{base}claims.csv"), repo / base / "claims.csv", same_machine, failures, flips, notes)
+    notes.insert(0, f"compared {checked} committed tables of results/{profile}/ at {ref} with the working tree")
+    return Comparison(tuple(failures), tuple(flips), tuple(notes))
+
+
+def _compare_verdicts(old_text, fresh: Path, same_machine, failures, flips, notes) -> None:
+    if old_text is None:
+        notes.append("no claims ledger committed: verdicts not compared")
+        return
+    if not fresh.exists():
+        failures.append("claims.csv: the committed ledger is missing from the fresh run")
+        return
+    old = pd.read_csv(io.StringIO(old_text)).set_index("id")
+    new = pd.read_csv(fresh).set_index("id")
+    for cid in sorted(set(old.index) - set(new.index)):
+        failures.append(f"claim {cid}: committed, missing from the fresh ledger")
+    for cid in sorted(set(new.index) - set(old.index)):
+        failures.append(f"claim {cid}: new in the fresh ledger (commit the refreshed results)")
+    for cid in sorted(set(old.index) & set(new.index)):
+        a, b = old.loc[cid], new.loc[cid]
+        if a["final_verdict"] == b["final_verdict"]:
+            continue
+        what = (f"claim {cid}: {a['final_verdict']} committed, {b['final_verdict']} now "
+                f"(intervals [{a['low']:.3g}, {a['high']:.3g}] -> [{b['low']:.3g}, {b['high']:.3g}])")
+        if not same_machine(str(b.get("folder", a.get("folder")))) and (_threshold_touched(a) or
+                                                                        _threshold_touched(b)):
+            flips.append(what + ": a flip on another machine, the interval touches the threshold")
+        else:
+            failures.append(what)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m resnas.claims", description="The claims ledger.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compare", help="a fresh run of results/<profile>/ against the committed one")
+    c.add_argument("--profile", default="default")
+    c.add_argument("--ref", default="HEAD", help="the commit holding the results to compare with")
+    c.add_argument("--repo", default=None, help="repository root (default: this checkout)")
+    t = Tolerance()
+    for name in ("rtol", "atol", "other_rtol", "other_atol"):
+        c.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(t, name))
+    g = sub.add_parser("gather", help="write results/<profile>/claims.csv and CLAIMS.md")
+    g.add_argument("--profile", default="default")
+    args = ap.parse_args(argv)
+    try:
+        from resnas.report import profile_results
+
+        if args.command == "gather":
+            print(f"wrote {gather(profile_results(args.profile))}")
+            return 0
+        tol = Tolerance(args.rtol, args.atol, args.other_rtol, args.other_atol)
+        try:
+            fp = machine_fingerprint()
+        except ImportError:  # no torch here: compare by what the fresh run recorded
+            fp = None
+        res = compare(args.profile, args.repo, args.ref, tol, fp)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in res.notes:
+        print(line)
+    for line in res.flips:
+        print(f"FLIP {line}")
+    for line in res.failures:
+        print(f"DIFFERS {line}")
+    print(f"{'ok' if res.ok else 'MISMATCH'}: {len(res.failures)} differences, {len(res.flips)} flips "
+          f"(tolerance: rtol={tol.rtol:g}, atol={tol.atol:g} on the same machine; rtol={tol.other_rtol:g}, "
+          f"atol={tol.other_atol:g} on another; timing columns ignored)")
+    return 0 if res.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from resnas.claims import gather, machine_fingerprint
 from resnas.experiments import EXPERIMENTS, get_experiment
 from resnas.params import PROFILES, ParamError, load_profile
 from resnas.report import PROFILE_NAME, _atomic_write, write_readme
@@ -302,7 +303,9 @@ def run_notebook(notebook: str, profile: str, results: Path | None = None, log_o
             raise
         entry.update(status="ok", seconds=round(time.perf_counter() - t0, 1),
                      finished=dt.datetime.now().isoformat(timespec="seconds"))
-        run_info = {**entry, "profile": profile, "params_root": parameters["params_root"], "host": me["host"]}
+        # the machine the numbers were made on: `make compare` loosens its check where a fresh run's differs
+        run_info = {**entry, "profile": profile, "params_root": parameters["params_root"], "host": me["host"],
+                    "fingerprint": machine_fingerprint()}
         _atomic_write(staging / "pipeline.json", lambda p: p.write_text(json.dumps(run_info, indent=1)))
         publish(staging, published)
         shutil.rmtree(failed, ignore_errors=True)  # superseded: it would describe a run older than this one
@@ -315,6 +318,7 @@ def readme(profile: str, results: Path | None = None) -> Path:
     header = ("Written by `make reproduce PROFILE=%s`. Each section is one notebook; its folder holds the "
               "executed notebook, tidy tables, figures, `params.yaml` and `pipeline.json` (profile, overrides, "
               "wall time); archives and search state are in `store/`." % profile)
+    gather(root)  # the claims ledger (CLAIMS.md, claims.csv), which the README opens with
     timings = load_timings(root)
     runs = {nb: timings[nb] for nb in EXPERIMENTS if nb in timings}  # in run order
     return write_readme(root, [e.folder for e in EXPERIMENTS.values()], header, runs)

@@ -161,10 +161,14 @@ def write_readme(profile_dir: str | os.PathLike, order: list[str], header: str =
                  runs: dict[str, dict] | None = None) -> Path:
     """Compose `<profile_dir>/README.md` from each experiment folder's manifest, in `order`. `runs` (notebook ->
     {folder, status, seconds, finished, failed_dir, error}, as the pipeline's `timings.json` keeps them) opens
-    it with a table of wall times, and a notebook whose latest run failed is marked in its section."""
+    it with a table of wall times (after the claims ledger that `resnas.claims.gather` wrote, where there is one),
+    and a notebook whose latest run failed is marked in its section."""
     root = Path(profile_dir)
     lines = [f"# Results: profile `{root.name}`", ""] + ([header, ""] if header else [])
     runs = runs or {}
+    from resnas.claims import readme_section  # here, not at the top: scipy only where a README is written
+
+    lines += readme_section(root)  # the claims ledger first, when the profile has one
     if runs:
         lines += ["Wall time of each notebook's latest run on this machine:", "", *runs_table(runs), ""]
     failed = {r.get("folder"): (nb, r) for nb, r in runs.items() if r.get("status") != "ok"}
