@@ -5,20 +5,25 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.resnas-setup
 CLUSTER := $(VENV)/.resnas-cluster
+LABSETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.py)))
 # Idle OpenMP threads sleep instead of spinning, for every target and what it starts (kernels, workers): two torch
 # processes on the same cores then take about twice one, not ten times (resnas.threads; `make bench`, figure 5).
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data setup-cluster lock test test-fast reproduce readme check lab smoke bench estimate clean $(NOTEBOOKS)
+.PHONY: help setup data setup-cluster lock test test-fast reproduce readme check lab labs handout screenshot smoke bench estimate clean $(NOTEBOOKS)
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
 	@echo "  <notebook>       run one experiment, e.g. make 00_quickstart PROFILE=ci ($(NOTEBOOKS))"
 	@echo "  PROFILE=ci|default|paper (now: $(PROFILE))"
 
-setup: $(STAMP) data ## create .venv with the pinned versions and fetch the data (quick when already done)
+setup: $(STAMP) $(LABSETTINGS) data ## create .venv with the pinned versions and fetch the data (quick when already done)
+
+# JupyterLab in .venv opens a double-clicked .py source as a notebook: merged into its overrides.json (resnas.labs)
+$(LABSETTINGS): $(STAMP)
+	$(PY) -m resnas.labs settings
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,7 +51,7 @@ lock: $(STAMP) ## recompile requirements.lock (and the cluster extra's lock) fro
 	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras requirements-cluster.in -o requirements-cluster.lock
 	$(PY) .ci/environment_yml.py
 
-test: $(STAMP) $(CLUSTER) data ## the whole suite, notebooks on the ci profile included (< 15 min on 2 cores)
+test: $(STAMP) $(CLUSTER) $(LABSETTINGS) data ## the whole suite, notebooks on the ci profile included (< 15 min on 2 cores)
 	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15 -m "not smoke"
 
 test-fast: $(STAMP) data ## the suite without the notebooks
@@ -62,13 +67,27 @@ reproduce: $(STAMP) data ## run every notebook on PROFILE, write results/PROFILE
 readme: $(STAMP) ## rewrite results/PROFILE/README.md from what is there
 	$(PY) -m resnas.pipeline readme --profile $(PROFILE)
 
+# Tolerances and what counts as a flip: README.md, "Claims ledger"; `python -m resnas.claims compare -h` sets them
+.PHONY: compare
+compare: $(STAMP) ## check results/PROFILE/ (a fresh run) against the committed one: tables within tolerance, verdicts equal
+	$(PY) -m resnas.claims compare --profile $(PROFILE)
+
 # ARGS="seeds=[0,1] epochs=5": per-run overrides, one --set each (no spaces inside a value); validated like
 # the params file and recorded in the run's params.yaml
 $(NOTEBOOKS): $(STAMP) data
 	$(PY) -m resnas.pipeline run --profile $(PROFILE) $(foreach a,$(ARGS),--set '$(a)') $@
 
-lab: $(STAMP) ## start JupyterLab on notebooks/ (jupytext opens the .py sources as notebooks)
-	$(VENV)/bin/jupyter lab --notebook-dir=.
+lab: $(STAMP) ## start JupyterLab on a clean workspace; a double-click opens a .py source as a notebook
+	$(PY) -m resnas.labs settings
+	ws=$$(mktemp -d -t resnas-lab-workspace-XXXXXX); trap 'rm -rf "$$ws"' EXIT INT TERM; \
+	  $(VENV)/bin/jupyter lab --notebook-dir=. --LabApp.workspaces_dir="$$ws"
+
+HANDOUT ?= handout
+labs: $(STAMP) data ## run every course lab (notebooks/labs/) solved into results/labs/ (not part of reproduce)
+	$(PY) -m resnas.labs run --out results/labs
+
+handout: $(STAMP) ## write the student folder HANDOUT (default handout/): labs as .ipynb and .py, solved=False, no solutions
+	$(PY) -m resnas.labs handout '$(HANDOUT)'
 
 smoke: $(STAMP) ## every notebook on PROFILE's code paths (default here: paper) with FakeData and budgets cut, checked from its run log
 	$(PY) -m resnas.smoke --profile $(if $(filter default,$(PROFILE)),paper,$(PROFILE))
