@@ -100,6 +100,7 @@ RESULT_FIELDS = ("estimate", "low", "high", "n", "n_unit", "test", "p_holds", "p
                  "runs_needed", "seconds_per_run", "note")
 COLUMNS = CLAIM_FIELDS + RESULT_FIELDS
 NAN = float("nan")
+TEXT_COLUMNS = ("paper_figure", "mapping", "note")  # often empty: read back as "" rather than NaN
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -508,11 +509,11 @@ def gather(profile_dir) -> Path | None:
         return None
     frames = []
     for f in files:
-        frame = pd.read_csv(f, keep_default_na=True)
+        frame = pd.read_csv(f, dtype={c: str for c in TEXT_COLUMNS})
         frame.insert(0, "folder", f.parent.name)
         frames.append(frame)
     rows = pd.concat(frames, ignore_index=True)
-    for col in ("paper_figure", "mapping", "note"):
+    for col in TEXT_COLUMNS:
         rows[col] = rows[col].fillna("")
     dup = rows["id"][rows["id"].duplicated()].tolist()
     if dup:
@@ -534,8 +535,8 @@ def readme_section(profile_dir) -> list[str]:
     path = Path(profile_dir) / "claims.csv"
     if not path.exists():
         return []
-    df = pd.read_csv(path)
-    for col in ("paper_figure", "mapping", "note"):
+    df = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
+    for col in TEXT_COLUMNS:
         df[col] = df[col].fillna("")
     counts = df["final_verdict"].value_counts()
     summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
@@ -640,12 +641,13 @@ class Comparison:
 
 
 def compare(profile: str, repo=None, ref: str = "HEAD", tolerance: Tolerance = Tolerance(),
-            fingerprint: dict | None = None) -> Comparison:
+            fingerprint=None) -> Comparison:
     """Compare `results/<profile>/` in `repo`'s working tree (a fresh run) with its version at `ref`: every
     committed CSV within `tolerance`, every claim's final verdict equal. A folder whose fresh pipeline.json
     names another machine fingerprint than the committed one is compared at the looser tolerance, and a claim
     verdict that changed there is a flip (reported, not failed) when either run's interval touches the
-    threshold. `fingerprint`: this machine's, used where a fresh folder records none."""
+    threshold. `fingerprint`: this machine's (a dict, or a function returning it, called only where a fresh
+    folder records none)."""
     from resnas.report import PROFILE_NAME
 
     if not PROFILE_NAME.fullmatch(profile):
@@ -668,7 +670,7 @@ def compare(profile: str, repo=None, ref: str = "HEAD", tolerance: Tolerance = T
             old = _fingerprint_of(show(f"{base}{folder}/pipeline.json"))
             fresh_file = repo / base / folder / "pipeline.json"
             new = _fingerprint_of(fresh_file.read_text()) if fresh_file.exists() else None
-            new = new or fingerprint
+            new = new or (fingerprint() if callable(fingerprint) else fingerprint)
             same[folder] = old is not None and new is not None and old == new
             if not same[folder]:
                 why = "the committed run records no fingerprint" if old is None else (
@@ -754,11 +756,7 @@ def main(argv=None) -> int:
             print(f"wrote {gather(profile_results(args.profile))}")
             return 0
         tol = Tolerance(args.rtol, args.atol, args.other_rtol, args.other_atol)
-        try:
-            fp = machine_fingerprint()
-        except ImportError:  # no torch here: compare by what the fresh run recorded
-            fp = None
-        res = compare(args.profile, args.repo, args.ref, tol, fp)
+        res = compare(args.profile, args.repo, args.ref, tol, machine_fingerprint)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
