@@ -65,6 +65,10 @@ def test_less_kind_and_correlation_threshold():
     assert strong["verdict"] == "holds" and strong["low"] > 0.5 and strong["test"].startswith("Spearman")
     weak = decide_correlation(claim(null=0.5), x, rng.normal(size=60), method="kendall", n_resamples=R)
     assert weak["verdict"] == "contradicted"  # no correlation: shown to rank worse than 0.5
+    unrelated = decide_correlation(claim("equivalent", margin=0.3), x, rng.normal(size=60), n_resamples=R)
+    assert unrelated["verdict"] == "inconclusive" and unrelated["runs_needed"] > 60  # |r| < 0.3 needs more pairs
+    wrong_side = decide(claim(), standardised(rng, 4, -0.5, 1), n_resamples=R)
+    assert wrong_side["verdict"] == "inconclusive" and "to contradict" in wrong_side["note"]
 
 
 def _power(n, effect, two_sample, rng, draws=600) -> float:

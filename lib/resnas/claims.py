@@ -196,11 +196,13 @@ def _runs_needed(claim: Claim, estimate: float, sd: float, *, two_sample: bool) 
         # TOST: at a true effect of 0 both tests must pass (power split over two sides), else the nearer one binds
         z_b = stats.norm.ppf(1 - (1 - POWER) / 2) if estimate == claim.null else None
         return _power_n(sd, gap, two_sample=two_sample, z_beta=z_b), ""
-    shift, _ = _sides(claim)
+    shift, sign = _sides(claim)
     distance = abs(estimate - shift)
     if distance == 0:
         return NAN, "no effect observed: runs needed undefined"
-    return _power_n(sd, distance, two_sample=two_sample), ""
+    other = ("" if sign * (estimate - shift) > 0
+             else "runs needed: to contradict (the observed effect is on the other side)")
+    return _power_n(sd, distance, two_sample=two_sample), other
 
 
 def _clean(values, name: str) -> np.ndarray:
@@ -324,7 +326,8 @@ def decide_correlation(claim: Claim, x, y, *, method: str = "spearman", n_unit: 
     p_h, p_c = _p_values(claim, one_sided)
     # power on the z scale: sd of atanh(r) is sqrt(var) per pair, plus the k pairs the formula spends
     if claim.kind == "equivalent":
-        gap = math.atanh(min(claim.null + claim.margin, 0.9999)) - abs(z)  # symmetric margins around 0 assumed
+        edge = lambda v: math.atanh(min(max(v, -0.9999), 0.9999))  # noqa: E731 (the margins on the z scale)
+        gap = min(edge(claim.null + claim.margin) - z, z - edge(claim.null - claim.margin))
         runs, why = (_power_n(math.sqrt(var), gap, two_sample=False, efficiency=1.0) + k, "") if gap > 0 else (
             NAN, "observed correlation at or beyond the margin: more runs would not make it hold")
     else:
@@ -613,6 +616,13 @@ def compare_tables(old: pd.DataFrame, new: pd.DataFrame, rtol: float, atol: floa
     return diffs
 
 
+def _read_csv(source) -> pd.DataFrame:
+    try:
+        return pd.read_csv(source)
+    except pd.errors.EmptyDataError:  # an empty file: an empty table
+        return pd.DataFrame()
+
+
 def _git(repo: Path, *args: str) -> str:
     res = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
     if res.returncode:
@@ -691,8 +701,7 @@ def compare(profile: str, repo=None, ref: str = "HEAD", tolerance: Tolerance = T
             failures.append(f"{rel}: committed but not in the fresh run")
             continue
         folder = rel.split("/")[0] if "/" in rel else None
-        old = pd.read_csv(io.StringIO(show(path) or ""))
-        new = pd.read_csv(fresh)
+        old, new = _read_csv(io.StringIO(show(path) or "")), _read_csv(fresh)
         if folder is None:  # the profile's ledger: each row has its own folder
             machine = all(same_machine(f) for f in set(old.get("folder", pd.Series(dtype=str))))
         else:
