@@ -45,6 +45,7 @@ import pandas as pd
 from IPython.display import display
 
 from resnas import plots
+from resnas.claims import record
 from resnas.evaluate import Evaluator
 from resnas.experiments import era
 from resnas.params import load_profile
@@ -85,3 +86,13 @@ out.figure(fig, "final_curves", "Test error and training loss during final train
 # %%
 fig = plots.bar(t1, x="test_error", y="model", title="Final test error (%)")
 out.figure(fig, "table1_bars", "Final test error per network");
+
+# %% [markdown]
+# ## Claims (the ledger, #16)
+# Table 1's claims, decided on our final trainings: regularized evolution's network is the best of all six,
+# and it, Bayesian optimisation's and evolution's beat ResNet-110 (on the CPU profiles: the profile's
+# reference, named in each row's mapping). The unit is the training seed; every network of a seed shares it.
+
+# %%
+claims = record(out, era.final_claim_rows(finals, P))
+display(claims[["id", "estimate", "low", "high", "n", "n_unit", "verdict", "runs_needed", "note"]])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from resnas.claims import Claim
 from resnas.data import DATASETS
 from resnas.evaluate import BACKENDS
 from resnas.params import check_low_lr_epochs, check_val_size, param, require
@@ -310,3 +311,284 @@ def table1(finals: pd.DataFrame) -> pd.DataFrame:
     agg = agg.reset_index()
     return agg.assign(thesis_key=_thesis_key(agg.model)).merge(
         THESIS_TABLE1.rename(columns={"model": "thesis_key"}), on="thesis_key", how="left").drop(columns="thesis_key")
+
+
+# ---------------------------------------------------------------------------------------------- claims (#16)
+# The thesis's claims about its searches (era_search) and its final trainings (era_final), each decided per
+# seed by `resnas.claims` in the notebook's claims section. `where` and `quote` point into
+# ../shared/papers/era-thesis.txt; a test checks every quote against the text.
+CLAIMS = {c.id: c for c in (
+    Claim("era.guided_better_on_average", "ERA", "era-thesis.txt:439",
+          "the guided searches on average finds better solutions",
+          "At search fidelity, the networks the guided searches (local search, Bayesian optimisation, the three "
+          "evolutions) evaluate have a lower mean validation error than those random search evaluates, under "
+          "the same evaluation budget (thesis Figure 5b: running mean of each search).",
+          "Figure 5b (curves, no number)", "less",
+          "mean validation error of all evaluations, guided (mean of the five searches) - random (points)"),
+    Claim("era.gap_grows_late", "ERA", "era-thesis.txt:439",
+          "the difference is bigger between the guided searches and random search in the later parts of the "
+          "procedure",
+          "The gap in mean validation error between random search and the guided searches (random - guided) is "
+          "larger in the second half of each search's evaluations than in the first (thesis Figure 5c: mean of "
+          "the last N).",
+          "Figure 5c (curves, no number)", "greater",
+          "gap (random - guided mean error, points) in the second half - gap in the first half"),
+    Claim("era.bo_best_at_search_fidelity", "ERA", "era-thesis.txt:428",
+          "Bayesian optimization finds the best architecture",
+          "At search fidelity, Bayesian optimisation's best network has a lower validation error than the best "
+          "network of every other strategy (thesis: it slightly outperforms evolution and regularized evolution).",
+          "Table 2: 8.2% (Bayesian optimisation) vs 8.3% (regularized evolution) validation error", "less",
+          "best validation error, Bayesian optimisation - best of the other five strategies (points)"),
+    Claim("era.fewer_high_error_after_random_phase", "ERA", "era-thesis.txt:426",
+          "after the random sampling phase, the guided searches finds fewer solutions with very high error "
+          "compared to the random search",
+          "After its random sampling phase (evolutions: the initial population; local search: its random "
+          "samples; Bayesian optimisation: its random initial design), a guided search evaluates a smaller share "
+          "of very-high-error networks than random search does over the same evaluations. 'Very high error': "
+          "above the 75th percentile of that seed's random-search errors (our definition, from the data).",
+          "Figure 4 (scatter, no number)", "less",
+          "share of evaluations above the random search's 75th-percentile error after the random phase, "
+          "guided (mean of the searches) - random (points)"),
+    Claim("era.regevo_best_final", "ERA", "era-thesis.txt:412-421",
+          "Regularized Evolution 80 15.0M 6.7",
+          "After full training, the network regularized evolution found has a lower test error than the network "
+          "of every other strategy (thesis Table 1: the lowest of all six).",
+          "Table 1: 6.7% vs 7.0% (evolution), the next best search", "less",
+          "test error, regularized evolution's pick - best of the other five strategies' picks (points)"),
+    Claim("era.regevo_beats_resnet110", "ERA", "era-thesis.txt:410",
+          "the three architectures that outperforms ResNet-110, Bayesian optimization, evolution and regularized "
+          "evolution",
+          "After full training, the network regularized evolution found has a lower test error than ResNet-110 "
+          "(on CPU profiles: the profile's reference network, see mapping).",
+          "Table 1: 6.7% vs 7.5% test error", "less", "test error, regularized evolution's pick - reference (points)"),
+    Claim("era.bo_beats_resnet110", "ERA", "era-thesis.txt:410",
+          "the three architectures that outperforms ResNet-110, Bayesian optimization, evolution and regularized "
+          "evolution",
+          "After full training, the network Bayesian optimisation found has a lower test error than ResNet-110 "
+          "(on CPU profiles: the profile's reference network, see mapping).",
+          "Table 1: 7.3% vs 7.5% test error", "less", "test error, Bayesian optimisation's pick - reference (points)"),
+    Claim("era.evolution_beats_resnet110", "ERA", "era-thesis.txt:410",
+          "the three architectures that outperforms ResNet-110, Bayesian optimization, evolution and regularized "
+          "evolution",
+          "After full training, the network (plain) evolution found has a lower test error than ResNet-110 (on "
+          "CPU profiles: the profile's reference network, see mapping).",
+          "Table 1: 7.0% vs 7.5% test error", "less", "test error, evolution's pick - reference (points)"),
+)}
+SEARCH_CLAIMS = ("era.guided_better_on_average", "era.gap_grows_late", "era.bo_best_at_search_fidelity",
+                 "era.fewer_high_error_after_random_phase")
+FINAL_CLAIMS = ("era.regevo_best_final", "era.regevo_beats_resnet110", "era.bo_beats_resnet110",
+                "era.evolution_beats_resnet110")
+GUIDED = tuple(s for s in STRATEGY_NAMES if s != "random")
+HIGH_ERROR_QUANTILE = 0.75  # "very high error": above this quantile of the random search's errors (per seed)
+
+
+def protocol(dataset: str, same_budget: bool) -> str:
+    """How far a profile is from the thesis's protocol (CIFAR-10 at the thesis's budgets)."""
+    same_data = dataset == "cifar10"
+    return {(True, True): "same data and budget", (True, False): "proxy budget",
+            (False, True): "proxy data", (False, False): "proxy data and budget"}[(same_data, same_budget)]
+
+
+def search_mapping(p: SearchParams) -> str:
+    return (f"thesis 200 evaluations x 20 epochs on CIFAR-10 -> {p.budget} evaluations x {p.epochs} epochs on "
+            f"{p.dataset}, {len(p.seeds)} seed{'s' if len(p.seeds) != 1 else ''}")
+
+
+def search_protocol(p: SearchParams) -> str:
+    return protocol(p.dataset, p.epochs == 20 and p.budget == 200)
+
+
+def random_phase(strategy: str, p: SearchParams) -> int:
+    """Evaluations a strategy draws at random before its guidance starts: the evolutions' initial population,
+    local search's random samples, Bayesian optimisation's initial design (its constructor's default, which
+    `make_strategy` keeps), none for random search."""
+    import inspect
+
+    if strategy.endswith("evolution"):
+        return p.population
+    if strategy == "local":
+        return p.local_samples
+    if strategy == "bayesian":
+        from resnas.search.bayesian import BayesianOptimization, RandomForestBO
+
+        cls = RandomForestBO if p.bayesian == "rf_ei" else BayesianOptimization
+        return int(inspect.signature(cls.__init__).parameters["n_initial"].default)
+    return 0
+
+
+def _finite(trials: pd.DataFrame) -> pd.DataFrame:
+    return trials[np.isfinite(trials.fitness.astype(float))]
+
+
+def guided_vs_random(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per seed: mean validation error (%) of random search's evaluations and of the guided searches' (each
+    search's mean, averaged over the guided strategies present), over the whole search ('all') and over its
+    first and second halves by evaluation index ('early', 'late'). Failed candidates (inf) have no error and
+    are left out, as in `search_curves`. Seeds without random search or any guided search are dropped."""
+    rows = []
+    for seed, g in trials.groupby("seed"):
+        half = (g["index"].max() + 1) / 2
+        for part, sub in (("all", g), ("early", g[g["index"] < half]), ("late", g[g["index"] >= half])):
+            means = _finite(sub).groupby("strategy").fitness.mean()
+            guided = means.reindex([s for s in GUIDED if s in means.index])
+            if "random" in means.index and len(guided):
+                rows.append({"seed": seed, "part": part, "random": means["random"], "guided": guided.mean(),
+                             "guided_searches": len(guided)})
+    return pd.DataFrame(rows, columns=["seed", "part", "random", "guided", "guided_searches"])
+
+
+def gap_growth(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Per seed (from `guided_vs_random`): the gap random - guided in each half and its growth (late - early)."""
+    wide = per_seed.assign(gap=per_seed.random - per_seed.guided).pivot(index="seed", columns="part", values="gap")
+    wide = wide.dropna(subset=[c for c in ("early", "late") if c in wide]) if {"early", "late"} <= set(wide) else \
+        wide.iloc[0:0].assign(early=np.nan, late=np.nan)
+    return pd.DataFrame({"seed": wide.index, "gap_early": wide.early.values, "gap_late": wide.late.values,
+                         "growth": (wide.late - wide.early).values})
+
+
+def best_vs_others(best: pd.DataFrame, strategy: str, value: str = "val_error") -> pd.DataFrame:
+    """Per seed: `strategy`'s best (lowest) `value` against the lowest of the other strategies'. `best`: one row
+    per search (strategy, seed) as `best_per_search` writes it; references are ignored."""
+    ok = best[best.strategy.isin(STRATEGY_NAMES)]
+    wide = ok.pivot_table(index="seed", columns="strategy", values=value, aggfunc="min")
+    if strategy not in wide or wide.shape[1] < 2:
+        return pd.DataFrame(columns=["seed", "own", "best_other"])
+    others = wide.drop(columns=strategy).min(axis=1)
+    out = pd.DataFrame({"seed": wide.index, "own": wide[strategy].values, "best_other": others.values})
+    return out.dropna().reset_index(drop=True)
+
+
+def high_error_shares(trials: pd.DataFrame, phases: dict, quantile: float = HIGH_ERROR_QUANTILE) -> pd.DataFrame:
+    """Per seed and guided strategy: the share (%) of its evaluations after its random phase (`phases`:
+    strategy -> evaluations drawn at random first) whose validation error exceeds the `quantile` of that seed's
+    random-search errors, beside random search's share over the same evaluation indices. Failed candidates
+    count as evaluations without a very high error (they have no error). A strategy with no evaluation after
+    its random phase (a budget no larger than it) has no row."""
+    rows = []
+    for seed, g in trials.groupby("seed"):
+        rnd = g[g.strategy == "random"]
+        if rnd.empty or not np.isfinite(rnd.fitness).any():
+            continue
+        threshold = float(np.quantile(_finite(rnd).fitness, quantile))
+        for strategy in GUIDED:
+            after = phases.get(strategy, 0)
+            own = g[(g.strategy == strategy) & (g["index"] >= after)]
+            ref = rnd[rnd["index"] >= after]
+            if own.empty or ref.empty:
+                continue
+            rows.append({"seed": seed, "strategy": strategy, "after": after, "threshold": threshold,
+                         "n": len(own), "share": 100 * float((own.fitness > threshold).mean()),
+                         "random_share": 100 * float((ref.fitness > threshold).mean())})
+    return pd.DataFrame(rows, columns=["seed", "strategy", "after", "threshold", "n", "share", "random_share"])
+
+
+def high_error_per_seed(shares: pd.DataFrame) -> pd.DataFrame:
+    """`high_error_shares` averaged over the guided strategies of each seed: seed, guided, random (%)."""
+    g = shares.groupby("seed").agg(guided=("share", "mean"), random=("random_share", "mean"),
+                                   strategies=("strategy", "nunique"))
+    return g.reset_index()
+
+
+def seconds_per_seed(trials: pd.DataFrame) -> float:
+    """A seed's cost: the training seconds of its searches, each as if it had run alone (the last `elapsed`
+    of every search, summed), mean over seeds. An upper bound: the shared archive trains a repeat once."""
+    last = trials.sort_values("index").groupby(["seed", "strategy"]).elapsed.last()
+    return float(last.groupby("seed").sum().mean()) if len(last) else float("nan")
+
+
+def search_claim_rows(trials: pd.DataFrame, p: SearchParams) -> list[dict]:
+    """The four search claims decided on this study's searches (unit: seeds, paired: every strategy of a seed
+    shares its random stream). With one seed every row is inconclusive: one run has no spread."""
+    from dataclasses import replace
+
+    from resnas.claims import decide
+
+    mapping, proto = search_mapping(p), search_protocol(p)
+    c = {k: replace(CLAIMS[k], mapping=mapping, protocol=proto) for k in SEARCH_CLAIMS}
+    sec = seconds_per_seed(trials)
+    means = guided_vs_random(trials)
+    all_ = means[means.part == "all"]
+    rows = [decide(c["era.guided_better_on_average"], all_.guided.to_numpy(), all_.random.to_numpy(), paired=True,
+                   n_unit="seeds", seconds_per_run=sec,
+                   note=f"guided: mean over {int(all_.guided_searches.max()) if len(all_) else 0} searches per seed")]
+    growth = gap_growth(means)
+    rows.append(decide(c["era.gap_grows_late"], growth.growth.to_numpy(), n_unit="seeds", seconds_per_run=sec,
+                       note="halves by evaluation index; gap early " + ", ".join(f"{v:.2f}" for v in growth.gap_early)
+                            + "; late " + ", ".join(f"{v:.2f}" for v in growth.gap_late)))
+    bo = best_vs_others(best_per_search(trials), "bayesian")
+    rows.append(decide(c["era.bo_best_at_search_fidelity"], bo.own.to_numpy(), bo.best_other.to_numpy(),
+                       paired=True, n_unit="seeds", seconds_per_run=sec,
+                       note=f"Bayesian optimisation: {BAYESIAN[p.bayesian][1]} form"))
+    phases = {s: random_phase(s, p) for s in GUIDED if s in p.strategies}
+    shares = high_error_shares(trials, phases)
+    per_seed = high_error_per_seed(shares)
+    left = sorted(set(phases) - set(shares.strategy))
+    rows.append(decide(c["era.fewer_high_error_after_random_phase"], per_seed.guided.to_numpy(),
+                       per_seed.random.to_numpy(), paired=True, n_unit="seeds", seconds_per_run=sec,
+                       note="random phases " + ", ".join(f"{s} {n}" for s, n in phases.items())
+                            + (f"; left out (no evaluation after the random phase): {', '.join(left)}" if left else "")))
+    return rows
+
+
+def final_mapping(p: FinalParams, baseline: str) -> str:
+    return (f"thesis A.3: 164 epochs on CIFAR-10 -> {p.epochs} epochs on {p.dataset}; ResNet-110 -> {baseline}; "
+            f"{len(p.seeds)} training seed{'s' if len(p.seeds) != 1 else ''}")
+
+
+def final_baseline(finals: pd.DataFrame) -> str:
+    """The reference standing in for ResNet-110: itself where it was trained, else the deepest reference."""
+    refs = finals[finals.model.isin(REFERENCE_LABELS.values())]
+    if REFERENCE_LABELS["resnet110"] in set(refs.model):
+        return REFERENCE_LABELS["resnet110"]
+    plain = refs[refs.model != REFERENCE_LABELS["wide_resnet110"]]
+    pool = plain if len(plain) else refs
+    return str(pool.sort_values("layers").model.iloc[-1]) if len(pool) else ""
+
+
+def final_wide(finals: pd.DataFrame) -> pd.DataFrame:
+    """Test error (%) per training seed (rows) and strategy name or reference label (columns); failed trainings
+    (inf) become NaN. The Bayesian label names its form; the column is 'bayesian' for either."""
+    to_strategy = {strategy_label(s, b): s for s in STRATEGY_NAMES for b in (None, *BAYESIAN)}
+    f = finals.assign(column=finals.model.map(lambda m: to_strategy.get(m, m)),
+                      test_error=finals.test_error.replace([np.inf, -np.inf], np.nan))
+    return f.pivot_table(index="seed", columns="column", values="test_error", aggfunc="mean", dropna=False)
+
+
+def final_pairs(finals: pd.DataFrame, baseline: str) -> dict:
+    """The per-seed arrays (a, b) of each final-training claim: regularized evolution against the best other
+    strategy, and each of regularized evolution, Bayesian optimisation and evolution against `baseline`.
+    A comparison whose arms were not trained gives empty arrays; seeds missing either arm are dropped."""
+    wide = final_wide(finals)
+
+    def pair(a: pd.Series | None, b: pd.Series | None):
+        if a is None or b is None:
+            return np.array([]), np.array([])
+        ok = a.notna() & b.notna()
+        return a[ok].to_numpy(), b[ok].to_numpy()
+
+    col = lambda name: wide[name] if name in wide else None  # noqa: E731
+    others = [s for s in STRATEGY_NAMES if s != "regularized_evolution" and s in wide]
+    best_other = wide[others].min(axis=1, skipna=False) if others else None
+    return {"era.regevo_best_final": pair(col("regularized_evolution"), best_other),
+            "era.regevo_beats_resnet110": pair(col("regularized_evolution"), col(baseline)),
+            "era.bo_beats_resnet110": pair(col("bayesian"), col(baseline)),
+            "era.evolution_beats_resnet110": pair(col("evolution"), col(baseline))}
+
+
+def final_claim_rows(finals: pd.DataFrame, p: FinalParams) -> list[dict]:
+    """The four Table 1 claims decided on the final trainings (unit: training seeds, paired: every network of
+    a seed shares it). The candidates are each strategy's best over the search seeds, so a seed here is a
+    repeat of the final training, not of the search."""
+    from dataclasses import replace
+
+    from resnas.claims import decide
+
+    baseline = final_baseline(finals)
+    mapping, proto = final_mapping(p, baseline), protocol(p.dataset, p.epochs == 164)
+    sec = float(finals.groupby("seed").train_seconds.sum().mean()) if len(finals) else float("nan")
+    rows = []
+    for key, (a, b) in final_pairs(finals, baseline).items():
+        claim = replace(CLAIMS[key], mapping=mapping, protocol=proto)
+        rows.append(decide(claim, a, b, paired=True, n_unit="seeds (final trainings)", seconds_per_run=sec,
+                           note="" if len(a) else "an arm of this comparison was not trained on this profile"))
+    return rows
