@@ -197,3 +197,20 @@ def test_an_archive_in_a_folder_of_the_old_layout_moves_to_the_store(fake):
     run(fake, execute=_exec_in_process)
     assert (fake["results"] / "store" / "fake" / "archive.sqlite").read_bytes() == b"hours of training"
     assert not (old / "archive.sqlite").exists() and not (old / "stale_table.csv").exists()
+
+
+def test_a_partial_profile_runs_only_its_notebooks_while_the_standard_ones_run_all(tmp_path):
+    """`params/decide/` holds genas.yaml alone: reproduce and estimate on it must not stop on the other eleven
+    missing files; on ci/default/paper a missing file stays an error (every notebook is listed, check fails)."""
+    (tmp_path / "decide").mkdir()
+    (tmp_path / "decide" / "genas.yaml").write_text("seeds: [0]\n")
+    (tmp_path / "ci").mkdir()
+    assert pipeline.profile_notebooks("decide", tmp_path) == ["genas"]
+    assert pipeline.profile_notebooks("ci", tmp_path) == list(EXPERIMENTS)
+    (tmp_path / "empty").mkdir()
+    assert pipeline.profile_notebooks("empty", tmp_path) == []
+
+
+def test_the_shipped_decide_profile_is_genas_alone_and_validates(root):
+    assert pipeline.profile_notebooks("decide", root / "params") == ["genas"]
+    pipeline.check("decide", ["genas"], root / "params", require_data=False)

@@ -884,7 +884,8 @@ def main(argv=None) -> int:
     ap.add_argument("notebooks", nargs="*", help="only these notebooks (default: all)")
     a = ap.parse_args(argv)
     start = time.perf_counter()
-    table = estimate_table(a.profile, a.params_root, a.notebooks or None)
+    from resnas.pipeline import profile_notebooks  # a partial profile (params/decide/) counts only its notebooks
+    table = estimate_table(a.profile, a.params_root, a.notebooks or profile_notebooks(a.profile, a.params_root))
     print(markdown(table, parts=a.parts))
     print(f"\n(calibration and counting took {time.perf_counter() - start:.1f} s)")
     failed = table[table.remark.str.startswith("estimate failed")]

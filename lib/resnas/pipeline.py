@@ -64,6 +64,15 @@ def validate_profile(profile: str, params_root: str | os.PathLike = PARAMS_ROOT)
     return profile
 
 
+def profile_notebooks(profile: str, params_root: str | os.PathLike = PARAMS_ROOT) -> list[str]:
+    """The notebooks `make reproduce PROFILE=profile` runs, in order: every one on ci, default and paper (a missing
+    params file there is an error, which `check` reports); on another profile folder (a named larger budget for
+    one study, e.g. `params/decide/genas.yaml`) only those with a params file in it."""
+    if profile in PROFILES:
+        return list(EXPERIMENTS)
+    return [nb for nb in EXPERIMENTS if (Path(params_root) / profile / f"{nb}.yaml").is_file()]
+
+
 def datasets_named(p) -> list[str]:
     """Every data set a params dataclass names: fields `dataset`, `datasets` and `*_dataset` (empty = default)."""
     names = []
@@ -259,6 +268,8 @@ def _execute_papermill(source: Path, executed: Path, parameters: dict, log_outpu
     import jupytext
     import papermill
 
+    # the kernel inherits this: its progress bars are text, which log_output shows (a widget would be lost)
+    os.environ.setdefault("RESNAS_PROGRESS", "text")
     with tempfile.TemporaryDirectory() as tmp:
         nb = Path(tmp) / source.with_suffix(".ipynb").name
         jupytext.write(jupytext.read(source), nb)
@@ -344,7 +355,7 @@ def main(argv=None) -> int:
                     help="override one parameter for this run (YAML value, validated like the file); repeatable")
     ap.add_argument("notebooks", nargs="*", help="notebook names (default: all, in order)")
     args = ap.parse_intermixed_args(argv)
-    notebooks = args.notebooks or list(EXPERIMENTS)
+    notebooks = args.notebooks or profile_notebooks(args.profile, args.params_root)
     try:
         if args.command == "list":
             print("\n".join(notebooks))
