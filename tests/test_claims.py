@@ -372,3 +372,32 @@ def test_every_decimal_of_a_paper_figure_is_in_the_paper():
             if not any(re.search(rf"(?<![\d.]){re.escape(v)}0*(?!\d)", text) for v in _spellings(number)):
                 wrong.append(f"{cid}: {number} (in {c.paper_figure!r}) is not in {path.name}")
     assert not wrong, "\n".join(wrong)
+
+
+# ---------------------------------------------------------------------------------------------- the pipeline
+
+def test_pipeline_records_the_fingerprint_and_readme_writes_the_ledger(tmp_path, monkeypatch):
+    """A fake notebook that records one claim, run through pipeline.run_notebook (no kernel): its pipeline.json
+    names the machine, and `make readme`'s path writes CLAIMS.md and a README that opens with the ledger."""
+    from resnas import pipeline
+    from resnas.experiments import EXPERIMENTS, Experiment
+
+    params, notebooks = tmp_path / "params", tmp_path / "notebooks"
+    (params / "ci").mkdir(parents=True)
+    notebooks.mkdir()
+    (params / "ci" / "fake.yaml").write_text("datasets: [digits]\nepochs: 2\n")
+    (notebooks / "fake.py").write_text("# a fake notebook: run by `execute` below\n")
+    monkeypatch.setitem(EXPERIMENTS, "fake", Experiment("fake", "quickstart", "fake", "A fake experiment"))
+
+    def execute(source, executed, parameters, log_output):
+        out = Output(parameters["out_dir"], "A fake experiment")
+        record(out, [decide(claim(), standardised(np.random.default_rng(0), 12, 1.0, 1), n_resamples=R)])
+        executed.write_text("{}")
+
+    results = tmp_path / "results" / "ci"
+    pipeline.run_notebook("fake", "ci", results=results, params_root=params, notebooks_dir=notebooks,
+                          execute=execute, say=lambda *_: None)
+    assert json.loads((results / "fake" / "pipeline.json").read_text())["fingerprint"] == claims.machine_fingerprint()
+    readme = pipeline.readme("ci", results).read_text()
+    assert (results / "CLAIMS.md").exists() and "era.synthetic" in (results / "CLAIMS.md").read_text()
+    assert readme.index("## Claims ledger") < readme.index("Wall time of each notebook") < readme.index("## A fake")
