@@ -300,6 +300,16 @@ def test_tau_difference_sides():
     assert math.isnan(small["estimate"]) and "Kendall tau undefined" in small["note"]
 
 
+def test_tau_difference_on_few_lumpy_cells_keeps_an_interval():
+    # 6 cells whose stand-alone accuracies take two values: some resamples are constant (tau undefined)
+    scores = pd.DataFrame({"cell": list("abcdef"), "decoupled": [1, 2, 3, 4, 5, 6.0],
+                           "coupled": [6, 5, 4, 3, 2, 1.0]})
+    alone = pd.DataFrame({"cell": list("abcdef"), "seed": 0, "standalone_acc": [10, 10, 10, 20, 20, 20.0]})
+    t = genas.tau_difference(scores, alone, 0, n_boot=300)
+    assert t["estimate"] > 0 and np.isfinite(t["low"]) and np.isfinite(t["high"]) and t["low"] <= t["high"]
+    assert "resamples with an undefined tau left out" in t["note"]
+
+
 def test_genas_rows():
     p = genas.Params(arms=["random", "evolution", "gradient", "hybrid_n1", "hybrid_n5"], seeds=list(range(8)),
                      n_boot=500)

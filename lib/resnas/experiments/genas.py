@@ -508,6 +508,8 @@ def tau_difference(scores: pd.DataFrame, alone: pd.DataFrame, seed0: int, a: str
     the same cells, with a paired percentile bootstrap over cells: estimate, 95% interval, one-sided bootstrap
     p-values for 'a ranks better' (p_holds) and 'b ranks better' (p_contradicts), n cells, and the cells 80%
     power would need at the observed difference and its bootstrap spread (the ledger's one-sided 2.5%)."""
+    import warnings
+
     from scipy import stats
 
     from resnas.claims import ALPHA, POWER
@@ -526,14 +528,22 @@ def tau_difference(scores: pd.DataFrame, alone: pd.DataFrame, seed0: int, a: str
         out["note"] = f"{len(frame)} cells, or a constant column: Kendall tau undefined"
         return out
     est = float(diff(x, y, r))
-    res = stats.bootstrap((x, y, r), diff, paired=True, vectorized=False, n_resamples=n_boot,
-                          confidence_level=0.95, method="percentile", rng=np.random.default_rng(seed))
+    with warnings.catch_warnings():  # constant resamples warn; they are counted and left out below
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap((x, y, r), diff, paired=True, vectorized=False, n_resamples=n_boot,
+                              confidence_level=0.95, method="percentile", rng=np.random.default_rng(seed))
     dist = res.bootstrap_distribution[np.isfinite(res.bootstrap_distribution)]
     sd = float(np.std(dist, ddof=1)) * np.sqrt(len(frame))  # per-cell spread behind the bootstrap's
     needed = nan
     if est > 0 and sd > 0:
         needed = float(np.ceil(((stats.norm.ppf(1 - ALPHA) + stats.norm.ppf(POWER)) * sd / est) ** 2))
-    out.update(estimate=est, low=float(res.confidence_interval.low), high=float(res.confidence_interval.high),
+    # a resample of few cells can hold a constant column (tau undefined): the interval and p-values come from
+    # the resamples where both taus exist, and the note says how many were left out
+    low, high = np.percentile(dist, [2.5, 97.5]) if len(dist) else (nan, nan)
+    dropped = res.bootstrap_distribution.size - dist.size
+    if dropped:
+        out["note"] = f"{dropped} of {res.bootstrap_distribution.size} resamples with an undefined tau left out"
+    out.update(estimate=est, low=float(low), high=float(high),
                p_holds=float((np.sum(dist <= 0) + 1) / (len(dist) + 1)),
                p_contradicts=float((np.sum(dist >= 0) + 1) / (len(dist) + 1)), runs_needed=needed)
     return out
@@ -570,6 +580,7 @@ def claim_rows(p: Params, runs: pd.DataFrame, standalone_seconds: float, scores:
                                 test="paired bootstrap over cells (percentile)", p_holds=t["p_holds"],
                                 p_contradicts=t["p_contradicts"], n_unit="cells", runs_needed=t["runs_needed"],
                                 seconds_per_run=per_cell,
-                                note=t["note"] or f"stand-alone seed {seed0}; coupled = a supernet trained and read "
-                                                  "coupled, decoupled = the random arm's supernet read decoupled"))
+                                note="; ".join(filter(None, [
+                                    f"stand-alone seed {seed0}; coupled = a supernet trained and read coupled, "
+                                    "decoupled = the random arm's supernet read decoupled", t["note"]]))))
     return rows
