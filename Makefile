@@ -12,7 +12,7 @@ NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.py)))
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data setup-cluster lock test test-fast reproduce readme check lab labs handout screenshot smoke bench estimate clean $(NOTEBOOKS)
+.PHONY: help setup data setup-cluster lock test test-fast reproduce readme check lab labs handout smoke bench estimate clean $(NOTEBOOKS)
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
