@@ -525,7 +525,9 @@ def search_claim_rows(trials: pd.DataFrame, p: SearchParams) -> list[dict]:
     left = sorted(set(phases) - set(shares.strategy))
     rows.append(decide(c["era.fewer_high_error_after_random_phase"], per_seed.guided.to_numpy(),
                        per_seed.random.to_numpy(), paired=True, n_unit="seeds", seconds_per_run=sec,
-                       note="random phases " + ", ".join(f"{s} {n}" for s, n in phases.items())
+                       note=f"very high error: above {', '.join(f'{v:.1f}' for v in shares.threshold.unique())}% "
+                            f"(the random search's {HIGH_ERROR_QUANTILE:.0%} quantile per seed); random phases "
+                            + ", ".join(f"{s} {n}" for s, n in phases.items())
                             + (f"; left out (no evaluation after the random phase): {', '.join(left)}" if left else "")))
     return rows
 
