@@ -108,8 +108,17 @@ def test_runs_needed_within_factor_1_5_of_simulation(effect, two_sample):
 def test_runs_needed_nan_without_effect_or_spread():
     row = decide(claim(), [0.5, -0.5, 0.25, -0.25], n_resamples=R)
     assert row["verdict"] == "inconclusive" and math.isnan(row["runs_needed"]) and "no effect observed" in row["note"]
-    flat = decide(claim(), [1.0, 1.0, 1.0])
-    assert flat["verdict"] == "inconclusive" and "no spread" in flat["note"] and math.isnan(flat["runs_needed"])
+    flat = decide(claim(), [1.0, 1.0, 1.0])  # exact Wilcoxon: p = 1/8 at best with three runs
+    assert flat["verdict"] == "inconclusive" and "interval is a point" in flat["note"]
+    assert math.isnan(flat["runs_needed"]) and flat["low"] == flat["high"] == 1.0
+
+
+def test_runs_without_spread_are_still_tested():
+    """Eight seeds that all differ by the same amount are strong evidence (p = 1/256), not 'no test possible'."""
+    assert decide(claim(), [4.0] * 8)["verdict"] == "holds"
+    assert decide(claim(), [-4.0] * 8)["verdict"] == "contradicted"
+    assert decide(claim(), [3.0] * 8, [1.0] * 8, paired=True)["verdict"] == "holds"
+    assert decide(claim(), [0.0] * 8)["verdict"] == "inconclusive"
 
 
 # ---------------------------------------------------------------------------------------------- margins
@@ -401,3 +410,10 @@ def test_pipeline_records_the_fingerprint_and_readme_writes_the_ledger(tmp_path,
     readme = pipeline.readme("ci", results).read_text()
     assert (results / "CLAIMS.md").exists() and "era.synthetic" in (results / "CLAIMS.md").read_text()
     assert readme.index("## Claims ledger") < readme.index("Wall time of each notebook") < readme.index("## A fake")
+
+
+def test_a_correlation_of_few_networks_still_gets_an_interval():
+    """At n = 5 many bootstrap resamples repeat one network, so their correlation is undefined: the row falls
+    back to the Fisher-z interval instead of showing none."""
+    row = decide_correlation(claim(null=0.5), [1, 2, 3, 4, 5], [1.1, 2.5, 2.4, 4.2, 5.3], n_resamples=200)
+    assert np.isfinite(row["low"]) and np.isfinite(row["high"]) and row["low"] < row["estimate"] < row["high"] <= 1
