@@ -89,3 +89,10 @@ def test_learning_curves_and_by_epoch_pair_networks_by_name():
     assert rho[2] == pytest.approx(1.0) and rho[1] == pytest.approx(stats.spearmanr([10, 30, 20], [50, 40, 90])[0])
     with pytest.raises(ValueError, match=r"budget=6, seed=0 has no trainings; allowed: one of \[\(2, 0\)\]"):
         fc.learning_curves(t, budget=6)
+
+
+def test_messages_name_the_exercise():
+    with pytest.raises(labs.WrongAnswer, match=r"^exercise 2: for y = exp\(x\)"):
+        fc.check_spearman(lambda x, y: stats.pearsonr(x, y).statistic)
+    with pytest.raises(labs.WrongAnswer, match=r"^exercise 3: "):
+        fc.check_top_k_overlap(lambda e, f, k: 0.0)

@@ -110,3 +110,10 @@ def test_fraction_study_pairs_losses_on_the_same_cells_and_the_gap_reads_the_sig
         pp.split(80, 70, 30, seed=0)
     with pytest.raises(ValueError, match="fraction=0"):
         pp.fraction_study(x, y, pool, test, [0], {"mse": pp.mse_loss}, seeds=[0])
+
+
+def test_messages_name_the_exercise():
+    with pytest.raises(labs.WrongAnswer, match=r"^exercise 1: your loss is zero when"):
+        pp.check_pairwise_loss(lambda s, y, m: SOL.pairwise_hinge(-s, y, m))
+    with pytest.raises(labs.WrongAnswer, match=r"^exercise 2: with ties you got .*tau-a"):
+        pp.check_kendall(tau_a)

@@ -150,3 +150,10 @@ def test_race_on_a_stub_table_is_one_row_per_query():
     assert len(t) == 21 and set(t.seed) == {0, 1, 2} and t["query"].max() == 7
     with pytest.raises(ValueError, match="seeds=1"):
         ss.race({}, seeds=1, budget=5, evaluator=TabularEvaluator(table))
+
+
+def test_messages_name_the_exercise():
+    with pytest.raises(labs.WrongAnswer, match=r"^exercise 1: your curve goes down"):
+        ss.check_best_so_far(lambda a: np.asarray(a, float))
+    with pytest.raises(labs.WrongAnswer, match=r"^exercise 2: after the initial cells"):
+        ss.check_strategy(MutatesLast)

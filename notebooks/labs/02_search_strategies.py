@@ -132,7 +132,8 @@ display(final.groupby("strategy").regret.describe()[["mean", "25%", "50%", "75%"
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
 sns.lineplot(data=race, x="query", y="regret", hue="strategy", estimator="median", errorbar=("pi", 50), ax=ax)
-ax.set_yscale("symlog", linthresh=0.1)
+ax.set_yscale("symlog", linthresh=0.1)  # linear near 0: a search that found the best cell stays on the plot
+ax.set_ylim(bottom=0)
 ax.set(ylabel="regret (pp): median, band = middle 50% of seeds",
        title=f"{seeds} searches per strategy on the CIFAR-10 cell table")
 plt.show()

@@ -7,13 +7,30 @@ compares with.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from resnas.labs import WrongAnswer, attempt, correct, expect
+from resnas.labs import NotDone, WrongAnswer, attempt, correct, expect
 
 LAB = "03_fidelity"
+
+
+def _exercise(n: int):
+    """Prefix the check's WrongAnswer with 'exercise n: ' (the labs' message format); NotDone passes as it is."""
+    def wrap(check):
+        @functools.wraps(check)
+        def run(*args, **kwargs):
+            try:
+                return check(*args, **kwargs)
+            except NotDone:
+                raise
+            except WrongAnswer as exc:
+                raise WrongAnswer(f"exercise {n}: {exc}") from None
+        return run
+    return wrap
 
 
 def _numbers(out, n: int, name: str) -> np.ndarray:
@@ -33,6 +50,7 @@ def _scalar(out, name: str) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- exercise 1
+@_exercise(1)
 def check_ranks(ranks) -> str:
     """`ranks(values)` -> each value's rank, 1 = smallest, ties sharing their average rank. Rejects an argsort,
     0-based ranks, ranks from the largest down, and ties broken (ordinal, min, max or dense ranks)."""
@@ -63,6 +81,7 @@ def check_ranks(ranks) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- exercise 2
+@_exercise(2)
 def check_spearman(spearman) -> str:
     """`spearman(x, y)` -> Spearman's rho. Rejects Pearson on the values, the 1 - 6 sum d^2 / (n (n^2 - 1))
     shortcut when there are ties, ties broken in ranking, and a lost sign."""
@@ -99,6 +118,7 @@ def check_spearman(spearman) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- exercise 3
+@_exercise(3)
 def check_top_k_overlap(top_k_overlap) -> str:
     """`top_k_overlap(early, final, k)` -> the share of the k networks most accurate at the final epoch that are
     also among the k most accurate early (two pd.Series of accuracies indexed by network, in any order).

@@ -10,16 +10,33 @@ cells, as `resnas.predictor.fit` scales them; training is full-batch Adam for a 
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
 from torch import nn
 
-from resnas.labs import WrongAnswer, attempt, correct, expect
+from resnas.labs import NotDone, WrongAnswer, attempt, correct, expect
 from resnas.predictor import cell_encoding, kendall_tau, pairwise_hinge_loss
 
 LAB = "06_performance_predictors"
+
+
+def _exercise(n: int):
+    """Prefix the check's WrongAnswer with 'exercise n: ' (the labs' message format); NotDone passes as it is."""
+    def wrap(check):
+        @functools.wraps(check)
+        def run(*args, **kwargs):
+            try:
+                return check(*args, **kwargs)
+            except NotDone:
+                raise
+            except WrongAnswer as exc:
+                raise WrongAnswer(f"exercise {n}: {exc}") from None
+        return run
+    return wrap
 
 
 # ---------------------------------------------------------------------------------------------- exercise 1
@@ -41,6 +58,7 @@ def _with_ties(scores, labels, margin):
     return torch.relu(margin - diff * sign)[off].mean()
 
 
+@_exercise(1)
 def check_pairwise_loss(pairwise_hinge) -> str:
     """`pairwise_hinge(scores, labels, margin)`: the mean over ordered pairs (i, j) with y_i != y_j of
     max(0, margin - (s_i - s_j) sign(y_i - y_j)). Rejects the sign flipped (or the pair order reversed in one of
@@ -97,6 +115,7 @@ def check_pairwise_loss(pairwise_hinge) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- exercise 2
+@_exercise(2)
 def check_kendall(kendall) -> str:
     """`kendall(a, b)` -> Kendall's tau-b (scipy.stats.kendalltau's default). Rejects tau-a with ties, the count
     of concordant pairs alone, a lost sign, and pairs counted twice with the wrong denominator."""

@@ -7,17 +7,35 @@ The strategy exercise is a greedy mutation search: `n_initial` random cells, the
 """
 from __future__ import annotations
 
+import functools
+
 import math
 
 import numpy as np
 import pandas as pd
 
-from resnas.labs import WrongAnswer, attempt, correct, expect
+from resnas.labs import NotDone, WrongAnswer, attempt, correct, expect
 
 LAB = "02_search_strategies"
 
 
+def _exercise(n: int):
+    """Prefix the check's WrongAnswer with 'exercise n: ' (the labs' message format); NotDone passes as it is."""
+    def wrap(check):
+        @functools.wraps(check)
+        def run(*args, **kwargs):
+            try:
+                return check(*args, **kwargs)
+            except NotDone:
+                raise
+            except WrongAnswer as exc:
+                raise WrongAnswer(f"exercise {n}: {exc}") from None
+        return run
+    return wrap
+
+
 # ---------------------------------------------------------------------------------------------- exercise 1
+@_exercise(1)
 def check_best_so_far(best_so_far) -> str:
     """`best_so_far(accuracies)` -> the best accuracy among the first k queries, for every k (accuracy is
     maximised). Rejects a running value, a running worst, a curve shifted by one query, one of another length."""
@@ -71,6 +89,7 @@ def _differs(a, b) -> int:
     return sum(x != y for x, y in zip(a.ops, b.ops))
 
 
+@_exercise(2)
 def check_strategy(strategy_class, space=None) -> str:
     """`strategy_class(space, seed, n_initial)` keeps the ask/tell protocol (`resnas.search.base`): ask() returns
     a cell of the space, tell(cell, fitness) takes a number (math.inf for a failure); after `n_initial` random
