@@ -2,11 +2,12 @@
 solved (marker `notebook`) and the student handout that `make handout` writes."""
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import re
+import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,104 @@ def test_install_lab_settings_merges_and_never_clobbers(tmp_path):
     with pytest.raises(ValueError, match="overrides.json is not valid JSON"):
         labs.install_lab_settings(tmp_path)
     assert path.read_text() == "{not json"
+
+
+# ---------------------------------------------------------------- the real labs (notebooks/labs/), executed
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS = [p.stem for p in labs.lab_sources()]
+
+
+def test_every_lab_has_its_solutions_and_a_checks_module():
+    assert LABS, "no labs in notebooks/labs/"
+    for lab in LABS:
+        text = (labs.LABS_DIR / f"{lab}.py").read_text()
+        assert re.search(r"(?m)^solved = False\b", text), f"{lab}: the source must ship with solved = False"
+        assert (labs.LABS_DIR / "solutions" / f"{lab}.py").is_file(), f"{lab}: no solutions/{lab}.py"
+        assert "TODO" in text and "labs.solution(" in text, f"{lab}: no TODO exercise swapped by labs.solution"
+
+
+def outputs_text(cell) -> str:
+    parts = []
+    for o in cell.get("outputs", []):
+        parts.append("".join(o.get("text", "")))
+        parts.append("".join(o.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("lab", LABS)
+def test_lab_runs_solved_and_every_self_check_passes(lab, tmp_path):
+    executed = tmp_path / f"{lab}.ipynb"
+    seconds = labs.run_lab(labs.LABS_DIR / f"{lab}.py", executed, solved=True)
+    nb = json.loads(executed.read_text())
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    check_cells = [c for c in nb["cells"] if c["cell_type"] == "code" and re.search(r"\bcheck_\w+\(", "".join(c["source"]))]
+    assert check_cells, f"{lab}: no self-check cell"
+    for c in check_cells:
+        assert "correct" in outputs_text(c), f"{lab}: a self-check cell shows no 'correct: ...': {''.join(c['source'])[:200]}"
+    print(f"{lab}: {seconds:.1f} s")
+
+
+@pytest.fixture(scope="module")
+def handout_dir(tmp_path_factory):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dest = tmp_path_factory.mktemp("handout") / "student"
+    # -o: never rebuild the virtual environment from a test, whatever its stamp's age
+    run = subprocess.run(["make", "-s", "-o", ".venv/.resnas-setup", "handout", f"HANDOUT={dest}"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return dest
+
+
+def test_make_handout_holds_every_lab_unsolved_and_no_solution(handout_dir):
+    import jupytext
+
+    names = {p.name for p in handout_dir.iterdir()}
+    assert {f"{lab}.py" for lab in LABS} | {f"{lab}.ipynb" for lab in LABS} <= names
+    assert not any("solution" in n for n in names) and not (handout_dir / "solutions").exists()
+    assert "README.md" in names
+    for lab in LABS:
+        nb = jupytext.read(handout_dir / f"{lab}.ipynb")
+        params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1 and re.search(r"(?m)^solved = False\b", params[0].source), lab
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{lab}: outputs in the handout"
+    texts = [p.read_text() for p in handout_dir.iterdir() if p.suffix in (".py", ".ipynb", ".md")]
+    for lab in LABS:  # no solution function's source is in the handout
+        spec = importlib.util.spec_from_file_location(f"sol_{lab}", labs.LABS_DIR / "solutions" / f"{lab}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == module.__name__:
+                body = inspect.getsource(fn)
+                assert not any(body in t or json.dumps(body)[1:-1] in t for t in texts), f"{lab}.{name} leaked"
+
+
+@pytest.mark.notebook
+def test_a_handout_lab_stops_at_its_first_unsolved_exercise(handout_dir, tmp_path, monkeypatch):
+    """What a student sees on first running a handout lab: the first self-check says exercise 1 is not done.
+    One lab (a kernel start each; every lab's checks are tested against an unsolved TODO directly)."""
+    import papermill
+
+    lab = LABS[0]
+
+    monkeypatch.setenv(labs.SOLUTIONS_ENV, str(handout_dir / "solutions"))  # absent, as for a student
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        papermill.execute_notebook(str(handout_dir / f"{lab}.ipynb"), str(tmp_path / "out.ipynb"),
+                                   kernel_name="python3", cwd=str(handout_dir), progress_bar=False)
+    assert err.value.ename == "NotDone", f"{lab}: {err.value.ename}: {err.value.evalue}"
+    assert "exercise 1 is not done yet" in err.value.evalue
+
+
+@pytest.mark.notebook
+def test_a_handout_lab_run_solved_says_the_solutions_are_withheld(handout_dir, tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv(labs.SOLUTIONS_ENV, str(handout_dir / "solutions"))
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        papermill.execute_notebook(str(handout_dir / f"{LABS[0]}.ipynb"), str(tmp_path / "out.ipynb"),
+                                   kernel_name="python3", cwd=str(handout_dir), parameters={"solved": True},
+                                   progress_bar=False)
+    assert err.value.ename == "SolutionsWithheld" and "withheld in this handout" in err.value.evalue
