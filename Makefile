@@ -85,7 +85,7 @@ $(NOTEBOOKS): $(STAMP) data
 lab: $(STAMP) ## start JupyterLab on a clean workspace; a double-click opens a .py source as a notebook
 	$(PY) -m resnas.labs settings
 	ws=$$(mktemp -d -t resnas-lab-workspace-XXXXXX); trap 'rm -rf "$$ws"' EXIT INT TERM; \
-	  $(VENV)/bin/jupyter lab --notebook-dir=. --LabApp.workspaces_dir="$$ws"
+	  $(VENV)/bin/jupyter lab --notebook-dir=. --LabApp.workspaces_dir="$$ws" $(if $(filter 0,$(shell id -u)),--allow-root)
 
 HANDOUT ?= handout
 labs: $(STAMP) data ## run every course lab (notebooks/labs/) solved into results/labs/ (not part of reproduce)
