@@ -310,6 +310,28 @@ def test_notebook_runs_on_ci_profile(notebook, results):
             assert (folder / f"{item['name']}.csv").exists()
     CHECKS.get(notebook, lambda f: None)(folder)
     check_readme_section(results, folder.name, manifest)
+    check_results_load(results, folder)
+
+
+def check_results_load(results: Path, folder: Path):
+    """`resnas.results.load` returns this run's every table as pandas reads it, its parameters, the claims ledger
+    and the timings (tests/test_results.py tests load on hand-made folders)."""
+    import yaml
+
+    from resnas import results as results_mod
+
+    r = results_mod.load("ci", results_dir=results)
+    study = r[folder.name]
+    ledger = results / "claims.csv"  # gathered by readme() just before
+    assert (r.claims is None) == (not ledger.exists())
+    if ledger.exists():
+        pd.testing.assert_frame_equal(r.claims, pd.read_csv(ledger))
+    assert r.timings == json.loads((results / "timings.json").read_text())
+    on_disk = sorted(p.stem for p in folder.glob("*.csv"))
+    assert list(study.tables) == on_disk
+    for name in on_disk:
+        pd.testing.assert_frame_equal(study[name], pd.read_csv(folder / f"{name}.csv"))
+    assert study.params == yaml.safe_load((folder / "params.yaml").read_text())
 
 
 def check_readme_section(results: Path, folder: str, manifest: dict):

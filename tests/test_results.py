@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from resnas import results
 from resnas.report import Output
-
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture
 def profile_dir(tmp_path):
@@ -68,26 +64,3 @@ def test_load_errors_name_the_folder_and_what_is_there(profile_dir, tmp_path):
 def test_load_without_a_ledger_says_none(profile_dir):
     (profile_dir / "claims.csv").unlink()
     assert results.load("x", results_dir=profile_dir).claims is None
-
-
-@pytest.mark.notebook
-def test_load_returns_what_a_ci_run_wrote(tmp_path):
-    """A real ci run of one notebook through the pipeline (~15 s), its README (which gathers the claims ledger),
-    then load: every table on disk, as pandas reads it, and the ledger when the run wrote one."""
-    from resnas.pipeline import readme, run_notebook
-
-    root = tmp_path / "ci"
-    folder = run_notebook("ranking_predictor", "ci", results=root).parent
-    readme("ci", results=root)
-    r = results.load("ci", results_dir=root)
-    assert list(r) == [folder.name] and r.timings["ranking_predictor"]["status"] == "ok"
-    study = r[folder.name]
-    on_disk = sorted(p.stem for p in folder.glob("*.csv"))
-    assert on_disk and list(study.tables) == on_disk
-    for t in on_disk:
-        pd.testing.assert_frame_equal(study[t], pd.read_csv(folder / f"{t}.csv"))
-    assert study.params and study.params == __import__("yaml").safe_load((folder / "params.yaml").read_text())
-    ledger = root / "claims.csv"
-    assert (r.claims is None) == (not ledger.exists())
-    if ledger.exists():
-        pd.testing.assert_frame_equal(r.claims, pd.read_csv(ledger))
