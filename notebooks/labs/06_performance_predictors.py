@@ -123,6 +123,9 @@ fig, ax = plt.subplots(figsize=(7, 4))
 sns.lineplot(data=study, x="n_train", y="tau", hue="loss", style="loss", markers=True, errorbar=("ci", 95),
              n_boot=1000, seed=seed, ax=ax)
 ax.set_xscale("log")
+sizes = sorted(study.n_train.unique())
+ax.set_xticks(sizes, [str(n) for n in sizes])
+ax.minorticks_off()
 ax.set(xlabel=f"training cells (of a pool of {pool})", ylabel=f"Kendall τ on {test} held-out cells",
        title=f"MSE vs pairwise loss, {seeds} seeds (95% bootstrap band)")
 plt.show()
