@@ -95,3 +95,11 @@ def test_contents_api_serves_a_notebook_source_as_a_notebook(server):
     assert cells[0]["cell_type"] == "markdown" and cells[0]["source"].startswith("# Quickstart")
     assert any("parameters" in c["metadata"].get("tags", []) for c in cells)
     assert not any(c["source"].startswith("# ---") for c in cells)  # the jupytext header is metadata, not a cell
+
+
+def test_contents_api_serves_a_course_lab_as_a_notebook(server):
+    base, token = server
+    model = get(base, token, "/api/contents/notebooks/labs/01_search_spaces.py?type=notebook&content=1")
+    assert model["type"] == "notebook"
+    params = [c for c in model["content"]["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert len(params) == 1 and "solved = False" in params[0]["source"]
