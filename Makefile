@@ -72,11 +72,6 @@ readme: $(STAMP) ## rewrite results/PROFILE/README.md from what is there
 compare: $(STAMP) ## check results/PROFILE/ (a fresh run) against the committed one: tables within tolerance, verdicts equal
 	$(PY) -m resnas.claims compare --profile $(PROFILE)
 
-# Tolerances and what counts as a flip: README.md, "Claims ledger"; `python -m resnas.claims compare -h` sets them
-.PHONY: compare
-compare: $(STAMP) ## check results/PROFILE/ (a fresh run) against the committed one: tables within tolerance, verdicts equal
-	$(PY) -m resnas.claims compare --profile $(PROFILE)
-
 # ARGS="seeds=[0,1] epochs=5": per-run overrides, one --set each (no spaces inside a value); validated like
 # the params file and recorded in the run's params.yaml
 $(NOTEBOOKS): $(STAMP) data
