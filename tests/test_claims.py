@@ -417,3 +417,16 @@ def test_a_correlation_of_few_networks_still_gets_an_interval():
     back to the Fisher-z interval instead of showing none."""
     row = decide_correlation(claim(null=0.5), [1, 1, 2, 3, 4], [1, 2, 2, 3, 5], n_resamples=200)  # tied accuracies
     assert np.isfinite(row["low"]) and np.isfinite(row["high"]) and row["low"] < row["estimate"] < row["high"] <= 1
+
+
+def test_the_ledger_names_the_claims_no_notebook_recorded(tmp_path):
+    """A reader must see which claims a profile never decided (a notebook not run, or failed), not only the rows
+    that exist."""
+    from resnas.claims import all_claims, unrecorded
+
+    known = sorted(all_claims())
+    assert len(known) >= 12 and unrecorded(known) == []
+    out = Output(tmp_path / "era_search", "t")
+    record(out, [decide(all_claims()[known[0]], [1.0, 2.0, 3.0], n_resamples=R)])
+    text = gather(tmp_path).read_text()
+    assert "Not decided in this profile's runs" in text and f"`{known[1]}`" in text and f"`{known[0]}`," not in text

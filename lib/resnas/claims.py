@@ -535,7 +535,7 @@ def gather(profile_dir) -> Path | None:
     summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
     text = "\n".join([f"# Claims ledger: profile `{root.name}`", "",
                       f"{len(df)} claims from {len(files)} notebooks: {summary}.", "", legend(len(df)), "",
-                      ledger_table(df), ""])
+                      ledger_table(df), "", *_unrecorded(df)])
     out = root / "CLAIMS.md"
     _atomic_write(out, lambda p: p.write_text(text))
     return out
@@ -552,7 +552,21 @@ def readme_section(profile_dir) -> list[str]:
     counts = df["final_verdict"].value_counts()
     summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
     return ["## Claims ledger", "", f"Does each paper's claim hold here? {summary} of {len(df)} "
-            "(all of it, with notes: `CLAIMS.md`, `claims.csv`).", "", legend(len(df)), "", ledger_table(df), ""]
+            "(all of it, with notes: `CLAIMS.md`, `claims.csv`).", "", legend(len(df)), "", ledger_table(df), "",
+            *_unrecorded(df)]
+
+
+def unrecorded(ids) -> list[str]:
+    """The claims of `all_claims()` whose id is not among `ids`: their notebook did not run or failed."""
+    return sorted(set(all_claims()) - set(ids))
+
+
+def _unrecorded(df: pd.DataFrame) -> list[str]:
+    missing = unrecorded(df["id"])
+    if not missing:
+        return []
+    return [f"**Not decided in this profile's runs** ({len(missing)}; their notebook has not run here, or failed): "
+            + ", ".join(f"`{m}`" for m in missing) + ".", ""]
 
 
 # ---------------------------------------------------------------------------------------------- make compare
