@@ -440,6 +440,9 @@ def count_ranking(p, ctx: Context) -> Count:
                f"with era_search's archive (make reproduce runs it first); without one, {p.n_architectures} "
                f"random networks of {p.epochs} epochs are trained to build it",
                "RNAS itself trained nothing: NAS-Bench-101 supplied its labels"]
+    if getattr(p, "nb201_repeats", 0):
+        remarks.append(f"the NAS-Bench-201 section trains nothing: table lookups and {p.nb201_repeats} x "
+                       f"{len(p.fractions) * len(p.losses)} small predictor fits on the CPU")
     return Count(tuple(parts), tuple(remarks))
 
 

@@ -150,14 +150,15 @@ def cell_encoding(configs) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- model
 class RankNet(nn.Module):
-    """RNAS Table 1: two conv + BN + ReLU layers, then 120 -> 84 -> 1."""
+    """RNAS Table 1: two conv + BN + ReLU layers, then 120 -> 84 -> 1. `grid`: the features' spatial shape,
+    the ERA 4 x 18 grid or a cell's nodes x nodes (`cell_encoding`; RNAS's own input was 7 x 7 nodes)."""
 
-    def __init__(self, channels: int, hidden: int = 32):
+    def __init__(self, channels: int, hidden: int = 32, grid: tuple[int, int] = (SECTIONS, MAX_DEPTH)):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, 2 * channels, 3, padding=1, bias=False), nn.BatchNorm2d(2 * channels), nn.ReLU(),
             nn.Conv2d(2 * channels, hidden, 3, padding=1), nn.BatchNorm2d(hidden), nn.ReLU(),
-            nn.Flatten(), nn.Linear(hidden * SECTIONS * MAX_DEPTH, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU())
+            nn.Flatten(), nn.Linear(hidden * grid[0] * grid[1], 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU())
         self.out = nn.Linear(84, 1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -287,7 +288,7 @@ def _fit(configs, accuracy, config, image_size, features) -> RankingPredictor:
     xt = torch.from_numpy((x - mean) / std)
     span = y.max() - y.min()
     yt = torch.tensor((y - y.min()) / (span if span > 0 else 1.0), dtype=torch.float32)
-    net = RankNet(x.shape[1], config.hidden)
+    net = RankNet(x.shape[1], config.hidden, tuple(x.shape[2:]))
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     best_tau, best_state, history = -math.inf, None, []
     for epoch in range(config.epochs):
