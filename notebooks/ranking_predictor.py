@@ -256,9 +256,10 @@ display(out.table(ranking.search_summary(picks, frame), "search_summary",
 # cell (test accuracy), not NAS-Bench-201's own runs, nor NAS-Bench-101's 108-epoch accuracies. *Encoding:* the
 # adjacency × operation tensor (`predictor.cell_encoding`, 5 × 4 × 4), not RNAS's type/FLOPs/parameter matrices
 # (so no type-only ablation here). *Predictor:* RNAS Table 1's layers with `hidden` channels (RNAS: 128), the
-# same training rule. *Budget:* the smallest fraction trains on tens of cells where RNAS's discussed column
-# trained on 424 networks (0.1% of its space), and τ is measured on a sample of held-out cells, not on all
-# the rest.
+# same training rule, for `nb201_predictor_epochs` steps (RNAS: 200; the default profile takes 100 to halve the
+# section's cost, which moved τ by about 0.01 in a check on two repeats). *Budget:* the smallest fraction
+# trains on tens of cells where RNAS's discussed column trained on 424 networks (0.1% of its space), and τ is
+# measured on a sample of held-out cells, not on all the rest.
 
 # %%
 from resnas import tabular_cells
@@ -274,7 +275,8 @@ if P.nb201_repeats:
     else:
         x_cells = predictor.cell_encoding(NB201.enumerate())  # cells in NB201.index order, as the table's rows
         nb201 = out.table(ranking.nb201_fraction_study(
-            x_cells, cells_table.test_accuracy.to_numpy(), P.fractions, P.losses, choice.study,
+            x_cells, cells_table.test_accuracy.to_numpy(), P.fractions, P.losses,
+            choice.study.replace(epochs=P.nb201_predictor_epochs or P.predictor_epochs),
             range(P.nb201_repeats), P.nb201_labelled, P.nb201_test, progress=True),
             "nb201_fraction_study", f"NAS-Bench-201: held-out Kendall τ per repeat, loss and training fraction "
                                     f"({tabular_cells.SOURCE})", readme=False)

@@ -94,6 +94,8 @@ class Params:
                                                        "initialisation (0: skip it)")
     nb201_labelled: int = param(200, ge=4, le=15_000, help="NAS-Bench-201 cells drawn as the labelled set (the "
                                                           "fractions are of it)")
+    nb201_predictor_epochs: int | None = param(None, ge=1, le=10000, help="full-batch Adam steps of the NAS-Bench-201 "
+                                                                       "fits (default: predictor_epochs)")
     nb201_test: int = param(1000, ge=MIN_HELD_OUT, le=15_000, help="held-out NAS-Bench-201 cells, disjoint from "
                                                                   "the labelled ones, that every tau is measured on")
 
@@ -881,7 +883,8 @@ def claim_rows(study: pd.DataFrame, picks: pd.DataFrame, labels: "LabelSet", p: 
                              f"{int(sub.n_train.median())} of {NB201_CELLS:,} NAS-Bench-201 cells (fraction "
                              f"{nb.fraction.iloc[0]:g} of a labelled sample of {p.nb201_labelled}), one 200-epoch "
                              f"CIFAR-10 test accuracy per cell (AnalogNAS-Bench's runs, not NAS-Bench-201's); tau on "
-                             f"{int(sub.n_test.median())} held-out cells; cell encoding, hidden {p.hidden}")
+                             f"{int(sub.n_test.median())} held-out cells; cell encoding, hidden {p.hidden}, "
+                             f"{p.nb201_predictor_epochs or p.predictor_epochs} epochs")
         rows.append(decide(cn, nb.pairwise.to_numpy(), nb.mse.to_numpy(), paired=True, n_unit="repeats",
                            seconds_per_run=float(nb.fit_seconds.mean()),
                            note="NAS-Bench-201 table (resnas.tabular_cells); each repeat draws its own labelled "
