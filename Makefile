@@ -52,10 +52,10 @@ lock: $(STAMP) ## recompile requirements.lock (and the cluster extra's lock) fro
 	$(PY) .ci/environment_yml.py
 
 test: $(STAMP) $(CLUSTER) $(LABSETTINGS) data ## the whole suite, notebooks on the ci profile included (< 15 min on 2 cores)
-	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15 -m "not smoke"
+	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15
 
 test-fast: $(STAMP) data ## the suite without the notebooks
-	$(PY) -m pytest -q -m "not notebook and not smoke"
+	$(PY) -m pytest -q -m "not notebook"
 
 check: $(STAMP) ## validate every params file of PROFILE and its data's availability, then print its cost estimate (train nothing)
 	$(PY) -m resnas.pipeline check --profile $(PROFILE)

@@ -78,6 +78,20 @@ def test_overrides_never_touch_the_code_path(monkeypatch):
     monkeypatch.setitem(smoke.SMOKE_OVERRIDES, "era_search", {"backend": "inprocess", "epochs": 1})
     with pytest.raises(ValueError, match="backend"):
         smoke.overrides_for("era_search")
+    monkeypatch.setattr(smoke, "TINY_SPLITS", {"train_per_class": 1, "dataset": "digits"})
+    with pytest.raises(ValueError, match="dataset"):  # the shared cut is checked as strictly as a notebook's
+        smoke.overrides_for("cell_search")
+
+
+def test_tiny_splits_reach_only_the_notebooks_that_have_them(monkeypatch):
+    """One image per class where a Params has the key; a notebook's own entry wins; none invented elsewhere."""
+    ecto = smoke.overrides_for("ectonas_ablation", EXPERIMENTS["ectonas_ablation"].params_class())
+    assert {k: ecto[k] for k in smoke.TINY_SPLITS} == {"train_per_class": 1, "val_per_class": 1, "test_per_class": 1}
+    assert not set(smoke.TINY_SPLITS) & set(smoke.overrides_for("cell_search", EXPERIMENTS["cell_search"].params_class()))
+    genas = smoke.overrides_for("genas", EXPERIMENTS["genas"].params_class())
+    assert "test_per_class" not in genas and genas["train_per_class"] == 1
+    monkeypatch.setitem(smoke.SMOKE_OVERRIDES, "genas", {"train_per_class": 3})
+    assert smoke.overrides_for("genas", EXPERIMENTS["genas"].params_class())["train_per_class"] == 3
 
 
 def test_run_log_lines_are_whole_json_records(tmp_path, monkeypatch):
@@ -92,31 +106,22 @@ def test_run_log_lines_are_whole_json_records(tmp_path, monkeypatch):
     assert len(read_events(log)) == 50
 
 
-# The suite's share of the smoke run: the paper paths that differ most from ci (CIFAR-10 shapes with the process
-# backend and 4 workers and 64 filters, MO-ResNet's paper preset, MNIST, Adult, the cell table), about 3
-# minutes. The whole run (every notebook; ECToNAS's six data sets and GENAS's DARTS supernet take most of
-# its time) is `make smoke PROFILE=paper`, and `test_paper_smoke_run_every_notebook` (marker `smoke`).
-SUITE_SMOKE = ["era_search", "era_final", "mo_resnet", "pooling_trials", "cross_topology", "cell_search"]
-
-
+# The whole smoke run, every notebook (what `make smoke PROFILE=paper` runs): about 5 CPU-minutes, because
+# `smoke.TINY_SPLITS` makes most notebooks' epochs one batch; GENAS's DARTS supernet, ECToNAS's six data sets and
+# the ERA notebooks' process workers take most of it.
 @pytest.mark.notebook
 def test_paper_smoke_run(tmp_path):
-    """The suite's notebooks on the paper profile's code paths (FakeData, budgets cut); the run log must show the
-    paper's data shapes, backend, workers, device, preset and filter choices."""
-    table = smoke.run("paper", SUITE_SMOKE, results=tmp_path / "smoke", say=lambda *a: None)
-    assert list(table.notebook) == SUITE_SMOKE
+    """Every notebook on the paper profile's code paths (FakeData, budgets cut); the run log must show the paper's
+    data shapes, backend, workers, device, preset and filter choices."""
+    table = smoke.run("paper", results=tmp_path / "smoke", say=lambda *a: None)
+    assert list(table.notebook) == list(EXPERIMENTS)
     bad = table[table.status != "ok"]
     assert bad.empty, bad[["notebook", "status", "problems"]].to_string()
     rows = table.set_index("notebook")
     assert "cifar10 3x32x32/10" in rows.loc["era_search", "data"]
     assert rows.loc["era_search", "backends"] == "processx4" and rows.loc["era_search", "processes"] >= 2
+    assert rows.loc["ectonas_ablation", "data"] == ("cifar10 3x32x32/10, cifar100 3x32x32/100, eurosat 3x64x64/10, "
+                                                    "fashion_mnist 1x28x28/10, mnist 1x28x28/10, svhn 3x32x32/10")
+    assert rows.loc["cross_topology", "data"] == "adult 1x10x10/2"
+    assert rows.loc["genas", "spaces"] == "darts" and rows.loc["mo_resnet", "spaces"] == "moresnet"
     assert pd.read_csv(tmp_path / "smoke" / "smoke.csv").status.eq("ok").all()
-
-
-@pytest.mark.smoke
-def test_paper_smoke_run_every_notebook(tmp_path):
-    """Every notebook of the paper profile (`make smoke PROFILE=paper` runs the same; not in `make test`)."""
-    table = smoke.run("paper", results=tmp_path / "smoke", say=lambda *a: None)
-    assert list(table.notebook) == list(EXPERIMENTS)
-    bad = table[table.status != "ok"]
-    assert bad.empty, bad[["notebook", "status", "problems"]].to_string()

@@ -37,41 +37,53 @@ PROTECTED = frozenset({"dataset", "datasets", "backend", "workers", "device", "p
                        "topologies", "space", "channels", "dense", "batch_size", "references", "modes",
                        "strategies", "encodings", "losses", "adapts", "pools", "order"})
 
+# One image per class in every split, for every notebook whose Params has the key (`overrides_for`): FakeData
+# keeps each set's shape and class count, and an epoch becomes one batch, so a notebook that trains hundreds of
+# networks (ECToNAS: 6 data sets x 6 topologies x 4 modes) takes seconds. A notebook's own entry wins.
+TINY_SPLITS = {"train_per_class": 1, "val_per_class": 1, "test_per_class": 1}
+WHOLE_SPLITS = {"train_per_class": None, "val_per_class": None}  # the profile's own (paper: the whole split)
+
 # Budget cuts per notebook (on top of the profile's file). Why each value: the smallest budget that still runs
 # every phase of the notebook (a search's random phase and its guided phase, an evolution's first child,
-# MOEA/D's first generation, ECToNAS's warm-up and one bracket round, the retraining of a front).
+# MOEA/D's first generation, ECToNAS's warm-up and one bracket round, the retraining of a front). `threads` is
+# torch's CPU thread count, not a code path: the paper's 4 would oversubscribe 2 cores for one-batch epochs.
 SMOKE_OVERRIDES: dict[str, dict] = {
     "00_quickstart": {"epochs": 1},
+    # era_search, fidelity_correlation and ranking_predictor keep the whole FakeData split: they rank networks'
+    # accuracies, constant at one validation image per class, and two of their plots fail on an empty frame.
     "era_search": {"seeds": [0], "budget": 4, "population": 2, "local_samples": 2, "local_starts": 1,
-                   "epochs": 1, "low_lr_epochs": 0, "window": 2, "max_params": 3_000_000},
+                   "epochs": 1, "low_lr_epochs": 0, "window": 2, "max_params": 3_000_000, **WHOLE_SPLITS},
     "era_final": {"epochs": 1, "seeds": [0], "max_params": 8_000_000},
     "fidelity_correlation": {"width_blocks": 1, "width_filters": [8, 64], "depth_blocks": [1, 2], "fidelities": [1, 2],
-                             "n_boot": 20, "retrain_sample": 4, "retrain_epochs": 2},  # 4: correlations need >= 3
+                             "n_boot": 20, "retrain_sample": 4, "retrain_epochs": 2,  # 4: correlations need >= 3
+                             **WHOLE_SPLITS},
     "ranking_predictor": {"epochs": 1, "low_lr_epochs": 0, "n_architectures": 8, "seeds": [0, 1],
                           "search_seeds": [0, 1], "fractions": [0.5, 1.0], "predictor_epochs": 3,
-                          "evolution_steps": 6, "population": 3, "n_score": 50, "top": 1},
+                          "evolution_steps": 6, "population": 3, "n_score": 50, "top": 1, **WHOLE_SPLITS},
     "mo_resnet": {"population": 3, "generations": 1, "neighbours": 2, "alphas": [0.0, 0.2], "epochs": 1,
                   "retrain_epochs": 1, "retrain_seeds": [0], "retrain_max": 1, "zdt_seeds": [0],
                   "zdt_generations": 2, "zdt_population": 8},
-    "pooling_trials": {"pretrain_epochs": 1, "seeds": 2},
+    "pooling_trials": {"pretrain_epochs": 1, "seeds": 2, "threads": 1},
     "ectonas_ablation": {"seeds": [42], "runs_per_seed": 1, "budget": 3.0, "warmup_epochs": 1.0, "rounds": 1,
                          "epochs_per_round": 0.5, "baseline_epochs": 1.0, "era_budget": 2.0,
-                         "max_generations": 1},
+                         "max_generations": 1, "threads": 1},
     "cross_topology": {"seeds": [42], "runs_per_seed": 1, "budget": 3.0, "warmup_epochs": 1.0, "rounds": 1,
                        "epochs_per_round": 0.5, "baseline_epochs": 1.0, "max_generations": 1},
     "cell_search": {"seeds": 2, "budget": 20, "checkpoints": [10, 20], "n_boot": 100},
+    # generations 5: hybrid_n5's local search runs in generation 5. The DARTS supernet (8 cells, every operation
+    # on every edge in the gradient arm and the coupled one) costs seconds per image: 4 per step.
     "genas": {"seeds": [0], "population": 3, "generations": 5, "tournament": 2, "elite": 1, "local_top_k": 1,
-              "local_steps": 1, "train_images": 32, "val_batch_size": 16, "recalibrate_batches": 1,
-              "correlation_cells": 4, "correlation_val_images": 32, "standalone_epochs": 1,
-              "standalone_train_per_class": 2, "final_epochs": 1, "n_boot": 100},
+              "local_steps": 1, "train_images": 4, "val_batch_size": 4, "recalibrate_batches": 1,
+              "correlation_cells": 4, "correlation_val_images": 4, "standalone_epochs": 1,
+              "standalone_train_per_class": 1, "final_epochs": 1, "n_boot": 100},
     "era_table": {"networks": 4, "epochs": 1, "long_epochs": 2, "long_networks": 1, "check_networks": 1},
 }
 
 
 def overrides_for(notebook: str, params_class=None) -> dict:
-    """The smoke overrides of `notebook`, restricted to the keys its Params has (a key another profile's class
-    lacks is dropped, not invented). Raises if an override touches a PROTECTED key."""
-    cut = dict(SMOKE_OVERRIDES.get(notebook, {}))
+    """The smoke overrides of `notebook` (`TINY_SPLITS`, then its `SMOKE_OVERRIDES`), restricted to the keys its
+    Params has (a key the class lacks is dropped, not invented). Raises if an override touches a PROTECTED key."""
+    cut = {**TINY_SPLITS, **SMOKE_OVERRIDES.get(notebook, {})}
     bad = sorted(set(cut) & PROTECTED)
     if bad:
         raise ValueError(f"SMOKE_OVERRIDES[{notebook!r}] touches {bad}: those choose the code path; allowed: "
