@@ -430,3 +430,12 @@ def test_the_ledger_names_the_claims_no_notebook_recorded(tmp_path):
     record(out, [decide(all_claims()[known[0]], [1.0, 2.0, 3.0], n_resamples=R)])
     text = gather(tmp_path).read_text()
     assert "Not decided in this profile's runs" in text and f"`{known[1]}`" in text and f"`{known[0]}`," not in text
+
+
+def test_two_seeds_get_an_honest_interval_not_a_bootstrap_of_two_values():
+    """A bootstrap of two paired differences (2.05 and 3.25) can only return means between them, an interval
+    that claims far more certainty than two seeds hold; the t interval is wide (t(0.975, 1) = 12.7)."""
+    row = decide(claim(), [2.05, 3.25], n_resamples=R)
+    assert row["low"] < 0 < row["high"] and row["high"] - row["low"] > 10 and "Student t" in row["note"]
+    many = decide(claim(), np.linspace(1, 3, 12), n_resamples=R)
+    assert "Student t" not in many["note"] and 1.5 < many["low"] < 2 < many["high"] < 2.5

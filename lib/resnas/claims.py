@@ -48,6 +48,7 @@ PROTOCOLS = ("same data and budget", "proxy data", "proxy budget", "proxy data a
 PAPERS = ("ERA", "MO-ResNet", "ECToNAS", "RNAS", "GENAS")
 VERDICTS = ("holds", "contradicted", "inconclusive")
 N_RESAMPLES = 2000  # bootstrap resamples for the interval (tests pass fewer to stay fast)
+MIN_BOOTSTRAP_N = 8  # below this many runs (per arm) the interval is Student t, not a bootstrap
 RANK_ARE = 3 / math.pi  # asymptotic efficiency of Wilcoxon / Mann-Whitney against the t test (normal data)
 EXPERIMENT_MODULES = ("era", "fidelity", "ranking", "ectonas", "mo_resnet", "genas")
 
@@ -151,6 +152,13 @@ def _interval(data: tuple, statistic, *, paired: bool, seed: int, n_resamples: i
         if np.isfinite(lo) and np.isfinite(hi):
             return lo, hi
     return NAN, NAN
+
+
+def _t_interval(estimate: float, se: float, df: int) -> tuple[float, float]:
+    """95% Student-t interval: with a handful of runs a bootstrap only reshuffles them and its interval is far
+    too narrow (two seeds give at most three distinct resampled means)."""
+    half = stats.t.ppf(1 - ALPHA, max(df, 1)) * se
+    return estimate - half, estimate + half
 
 
 def _one_sided(x: np.ndarray, y: np.ndarray | None, shift: float, alternative: str) -> float:
@@ -259,13 +267,22 @@ def decide(claim: Claim, a, b=None, *, paired: bool = False, n_unit: str = "seed
         sd = 0.0
         notes.append(f"all {'values in each arm' if two else 'values'} equal: the interval is a point")
     elif two:
-        low, high = _interval((x, y), lambda u, v: np.mean(u) - np.mean(v), paired=False, seed=seed,
-                              n_resamples=n_resamples)
         sd = math.sqrt((np.var(x, ddof=1) * (len(x) - 1) + np.var(y, ddof=1) * (len(y) - 1))
                        / (len(x) + len(y) - 2))
+        if n < MIN_BOOTSTRAP_N:
+            low, high = _t_interval(estimate, math.sqrt(np.var(x, ddof=1) / len(x) + np.var(y, ddof=1) / len(y)),
+                                    min(len(x), len(y)) - 1)
+        else:
+            low, high = _interval((x, y), lambda u, v: np.mean(u) - np.mean(v), paired=False, seed=seed,
+                                  n_resamples=n_resamples)
     else:
-        low, high = _interval((x,), np.mean, paired=False, seed=seed, n_resamples=n_resamples)
         sd = float(np.std(x, ddof=1))
+        if n < MIN_BOOTSTRAP_N:
+            low, high = _t_interval(estimate, sd / math.sqrt(n), n - 1)
+        else:
+            low, high = _interval((x,), np.mean, paired=False, seed=seed, n_resamples=n_resamples)
+    if not flat and n < MIN_BOOTSTRAP_N:
+        notes.append(f"interval: Student t (n={n} is too few runs for a bootstrap)")
     p_h, p_c = _p_values(claim, lambda shift, alt: _one_sided(x, y, shift, alt))
     runs, why = _runs_needed(claim, estimate, sd, two_sample=two)
     return _row(claim, **base, estimate=estimate, low=low, high=high, p_holds=p_h, p_contradicts=p_c,
