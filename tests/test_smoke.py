@@ -106,7 +106,7 @@ def test_run_log_lines_are_whole_json_records(tmp_path, monkeypatch):
     assert len(read_events(log)) == 50
 
 
-# The whole smoke run, every notebook (what `make smoke PROFILE=paper` runs): about 5 CPU-minutes, because
+# The whole smoke run, every notebook (what `make smoke PROFILE=paper` runs): about 6 CPU-minutes, because
 # `smoke.TINY_SPLITS` makes most notebooks' epochs one batch; GENAS's DARTS supernet, ECToNAS's six data sets and
 # the ERA notebooks' process workers take most of it.
 @pytest.mark.notebook
