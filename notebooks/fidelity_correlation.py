@@ -101,8 +101,8 @@ def evaluator_for(recipe):
 
 acc = out.table(fidelity.run_fidelities(P, nets, evaluator_for), "accuracy",
                 "Validation accuracy (%) of every network at every fidelity and mode")
-fig = plots.sns.relplot(data=acc, x="fidelity", y="accuracy", hue="network", col="family", row="mode",
-                        kind="line", marker="o", height=2.8, aspect=1.3).figure
+fig = plots.relplot(acc, x="fidelity", y="accuracy", what="accuracy per fidelity", hue="network", col="family",
+                    row="mode", kind="line", marker="o", height=2.8, aspect=1.3)
 out.figure(fig, "accuracy_vs_fidelity", "Accuracy against training budget, per family and mode (thesis Tables 3 and 6)");
 
 # %% [markdown]
@@ -143,8 +143,9 @@ if (search_dir / "archive.sqlite").exists():
     parts = [rank.early_final_correlation(curves, last, by=b).assign(split=b) for b in ("block", "depth", "width")]
     early = out.table(pd.concat(parts, ignore_index=True), "archive_early_final",
                       f"Archive scale: Spearman and Kendall between each epoch and epoch {last}, per bucket")
-    fig = plots.sns.relplot(data=early, x="epoch", y="spearman", hue="group", col="split", kind="line",
-                            marker="o", height=2.8, aspect=1.1).figure
+    # constant accuracies (every network at chance) leave Spearman undefined: the figure then says so
+    fig = plots.relplot(early, x="epoch", y="spearman", what=f"Spearman of each epoch against epoch {last}",
+                        hue="group", col="split", kind="line", marker="o", height=2.8, aspect=1.1)
     out.figure(fig, "archive_early_final", f"Archive scale: early-epoch ranking against epoch {last}, per bucket")
 else:
     out.note(f"No ERA search archive at {search_dir}: run era_search on this profile for the archive-scale analysis.")

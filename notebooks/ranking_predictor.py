@@ -178,8 +178,10 @@ cost = out.table(ranking.cost_vs_tau(study, base_tbl, frame), "cost_vs_tau",
                  "Kendall τ against training hours spent, per split (the archives' recorded training times)",
                  readme=False)
 floor = cost.cost_hours[cost.cost_hours > 0].min() / 3 if (cost.cost_hours > 0).any() else 1e-4
-fig = plots.sns.relplot(data=cost.assign(cost_hours=cost.cost_hours.clip(lower=floor)), x="cost_hours", y="tau",
-                        hue="method", style="kind", col="split", s=60, height=3.5).figure
+# constant labels leave every Kendall τ undefined: the figure then says so
+fig = plots.relplot(cost.assign(cost_hours=cost.cost_hours.clip(lower=floor)), x="cost_hours", y="tau",
+                    what="held-out Kendall τ per training hour", hue="method", style="kind", col="split", s=60,
+                    height=3.5)
 for ax in fig.axes:
     ax.set(xscale="log", xlabel="training hours spent to produce the ranking", ylabel="held-out Kendall τ")
 out.figure(fig, "tau_per_hour", "Kendall τ against training hours for predictors and baselines, per split");
@@ -198,7 +200,8 @@ ranked = out.table(pd.concat(parts, ignore_index=True)[["split", "config", "accu
                                                          "predicted_rank"]],
                    "predicted_vs_true", "Held-out networks: label, score, true and predicted rank (1 = best)",
                    readme=False)
-fig = plots.sns.relplot(data=ranked, x="true_rank", y="predicted_rank", col="split", height=3.5).figure
+fig = plots.relplot(ranked, x="true_rank", y="predicted_rank", what="predicted against true rank", col="split",
+                    height=3.5)
 for ax, name in zip(fig.axes, ranked.split.unique()):
     ax.set_title(f"{name} split, τ = {taus[name]:.3f}")
 out.figure(fig, "predicted_vs_true_rank", f"Predicted against true rank of the held-out networks "

@@ -3,10 +3,38 @@ from __future__ import annotations
 
 # No backend is forced: notebooks keep their inline backend, scripts and tests without a display get Agg.
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
 sns.set_theme(style="whitegrid", context="notebook")
+
+
+def finite_rows(data: pd.DataFrame, *columns: str) -> pd.Series:
+    """True where every one of `columns` holds a drawable value: finite if numeric, present otherwise."""
+    mask = pd.Series(True, index=data.index)
+    for c in columns:
+        v = data[c]
+        mask &= np.isfinite(v.astype(float)) if pd.api.types.is_numeric_dtype(v) else v.notna()
+    return mask
+
+
+def nothing_to_draw(what: str, figsize=(6, 2.5)):
+    """An empty axes that says why it is empty. Constant accuracies (FakeData at one image per class) make every
+    rank correlation NaN; a figure of them must say so, not crash the notebook inside seaborn."""
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.text(0.5, 0.5, f"no finite values to draw:\n{what}", ha="center", va="center", fontsize=9,
+            transform=ax.transAxes)
+    ax.set(xticks=[], yticks=[])
+    return fig
+
+
+def relplot(data: pd.DataFrame, x: str, y: str, what: str = "", **kwargs):
+    """`sns.relplot(...).figure`, or `nothing_to_draw` when no row has a finite `x` and `y`: relplot drops a column
+    that is all NaN and then fails with "Could not interpret value `_y`"."""
+    if not finite_rows(data, x, y).any():
+        return nothing_to_draw(f"{what or y}\n({y} against {x}: {len(data)} rows, none finite)")
+    return sns.relplot(data=data, x=x, y=y, **kwargs).figure
 
 
 def learning_curves(history: pd.DataFrame, hue: str = "model", col: str | None = None,
@@ -14,6 +42,8 @@ def learning_curves(history: pd.DataFrame, hue: str = "model", col: str | None =
     """One row of panels per metric (x = epoch), a line per `hue`, a column per `col`."""
     long = history.melt(id_vars=[c for c in history.columns if c not in metrics], value_vars=list(metrics),
                         var_name="metric", value_name="value")
+    if not finite_rows(long, "epoch", "value").any():
+        return nothing_to_draw(f"learning curves ({', '.join(metrics)}: {len(history)} rows, none finite)")
     g = sns.relplot(data=long, x="epoch", y="value", hue=hue, row="metric", col=col, kind="line", marker="o",
                     height=2.8, aspect=1.4, facet_kws={"sharey": "row", "sharex": True})
     g.set_titles("{row_name}" + (" | {col_name}" if col else ""))
@@ -31,8 +61,6 @@ def bar(df: pd.DataFrame, x: str, y: str, hue: str | None = None, title: str = "
 def samples_vs_time(trials: pd.DataFrame, hours: bool = False):
     """The thesis's Figure 4: every evaluated sample's validation error against elapsed training time, one
     panel per strategy (colour = seed). Failed candidates are drawn at the top edge as crosses."""
-    import numpy as np
-
     df = trials.copy()
     df["time"] = df.elapsed / (3600 if hours else 60)
     df["error"] = df.fitness.where(np.isfinite(df.fitness))
@@ -53,6 +81,8 @@ def search_curves(curves: pd.DataFrame, window: int = 50):
     cols = ["best_so_far", "running_mean", f"mean_last_{window}"]
     long = curves.melt(id_vars=["strategy", "seed", "index"], value_vars=cols, var_name="measure",
                        value_name="validation error (%)")
+    if not finite_rows(long, "index", "validation error (%)").any():
+        return nothing_to_draw(f"search curves ({len(curves)} rows, no finite validation error)")
     g = sns.relplot(data=long, x="index", y="validation error (%)", hue="strategy", col="measure", kind="line",
                     errorbar="sd", height=3, aspect=1.2, facet_kws={"sharey": False})
     g.set_titles("{col_name}")
