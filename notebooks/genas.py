@@ -81,7 +81,7 @@ out.table(history, "history", "Per run and generation: best and mean supernet fi
           readme=False)
 ablation = out.table(ge.ablation_table(runs, P.n_boot, P.confidence), "ablation",
                      f"Arms ranked by the mean stand-alone accuracy of their picks over {len(P.seeds)} seeds "
-                     f"({P.confidence:.0%} bootstrap interval over seeds)")
+                     f"({P.confidence:.0%} interval over seeds: percentile bootstrap, Student t below 8 seeds)")
 display(ablation)
 
 # %% [markdown]

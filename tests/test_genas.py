@@ -153,3 +153,12 @@ def test_bad_settings_are_named():
     x = torch.zeros(4, 1, 8, 8, dtype=torch.uint8)
     assert np.isclose(SearchData(x, torch.zeros(4, dtype=torch.long), x, torch.zeros(4, dtype=torch.long),
                                  (0.5,), (0.25,)).norm(x).mean().item(), -2.0)
+
+
+def test_an_arm_of_two_seeds_gets_a_t_interval_not_one_between_its_two_values():
+    from resnas.experiments.genas import bootstrap_mean
+
+    m, lo, hi = bootstrap_mean([21.9, 22.5], 500, 0.95)
+    assert m == pytest.approx(22.2) and lo < 21.9 - 1 and hi > 22.5 + 1  # t(0.975, 1) = 12.7: about +-3.8
+    m, lo, hi = bootstrap_mean(list(np.linspace(20, 24, 10)), 500, 0.95)
+    assert 20 < lo < 22 < hi < 24

@@ -238,13 +238,22 @@ def standalone(p: Params, store: Path, tables: list, seeds) -> pd.DataFrame:
 
 
 def bootstrap_mean(values, n_boot: int, confidence: float, seed: int = 0) -> tuple[float, float, float]:
-    """(mean, low, high): percentile bootstrap of the mean over seeds (scipy, seeded)."""
+    """(mean, low, high): percentile bootstrap of the mean over seeds (scipy, seeded); with fewer than
+    `claims.MIN_BOOTSTRAP_N` seeds a Student-t interval, since a bootstrap of two seeds only reshuffles them and
+    its interval lies between their two values; one seed: (m, nan, nan), no interval."""
     from scipy import stats
+
+    from resnas.claims import MIN_BOOTSTRAP_N
 
     x = np.asarray(values, dtype=float)
     m = float(np.mean(x))
-    if len(x) < 2 or np.all(x == x[0]):
+    if len(x) < 2:
+        return m, float("nan"), float("nan")
+    if np.all(x == x[0]):
         return m, m, m
+    if len(x) < MIN_BOOTSTRAP_N:
+        half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * np.std(x, ddof=1) / np.sqrt(len(x)))
+        return m, m - half, m + half
     res = stats.bootstrap((x,), np.mean, n_resamples=n_boot, confidence_level=confidence, method="percentile",
                           random_state=np.random.default_rng(seed), vectorized=True)
     return m, float(res.confidence_interval.low), float(res.confidence_interval.high)
