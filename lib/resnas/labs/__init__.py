@@ -100,6 +100,22 @@ def attempt(exercise, fn, *args, **kwargs):
                       f"NotImplementedError ({exc}). Fill its TODO, run its cell, then this check again.") from None
 
 
+def exercise(n: int):
+    """Decorator for a self-check: prefix its WrongAnswer with 'exercise n: ' (the labs' message format); NotDone
+    passes as it is (it names its exercise already)."""
+    def wrap(check):
+        @functools.wraps(check)
+        def run(*args, **kwargs):
+            try:
+                return check(*args, **kwargs)
+            except NotDone:
+                raise
+            except WrongAnswer as exc:
+                raise WrongAnswer(f"exercise {n}: {exc}") from None
+        return run
+    return wrap
+
+
 def expect(condition: bool, message: str) -> None:
     """WrongAnswer(message) unless `condition`."""
     if not condition:

@@ -7,30 +7,17 @@ compares with.
 """
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from resnas.labs import NotDone, WrongAnswer, attempt, correct, expect
+from resnas.labs import exercise as _exercise
 
 LAB = "03_fidelity"
 
 
-def _exercise(n: int):
-    """Prefix the check's WrongAnswer with 'exercise n: ' (the labs' message format); NotDone passes as it is."""
-    def wrap(check):
-        @functools.wraps(check)
-        def run(*args, **kwargs):
-            try:
-                return check(*args, **kwargs)
-            except NotDone:
-                raise
-            except WrongAnswer as exc:
-                raise WrongAnswer(f"exercise {n}: {exc}") from None
-        return run
-    return wrap
 
 
 def _numbers(out, n: int, name: str) -> np.ndarray:

@@ -10,7 +10,6 @@ cells, as `resnas.predictor.fit` scales them; training is full-batch Adam for a 
 """
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import pandas as pd
@@ -19,24 +18,12 @@ from scipy import stats
 from torch import nn
 
 from resnas.labs import NotDone, WrongAnswer, attempt, correct, expect
+from resnas.labs import exercise as _exercise
 from resnas.predictor import cell_encoding, kendall_tau, pairwise_hinge_loss
 
 LAB = "06_performance_predictors"
 
 
-def _exercise(n: int):
-    """Prefix the check's WrongAnswer with 'exercise n: ' (the labs' message format); NotDone passes as it is."""
-    def wrap(check):
-        @functools.wraps(check)
-        def run(*args, **kwargs):
-            try:
-                return check(*args, **kwargs)
-            except NotDone:
-                raise
-            except WrongAnswer as exc:
-                raise WrongAnswer(f"exercise {n}: {exc}") from None
-        return run
-    return wrap
 
 
 # ---------------------------------------------------------------------------------------------- exercise 1

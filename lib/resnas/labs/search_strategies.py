@@ -7,7 +7,6 @@ The strategy exercise is a greedy mutation search: `n_initial` random cells, the
 """
 from __future__ import annotations
 
-import functools
 
 import math
 
@@ -15,23 +14,11 @@ import numpy as np
 import pandas as pd
 
 from resnas.labs import NotDone, WrongAnswer, attempt, correct, expect
+from resnas.labs import exercise as _exercise
 
 LAB = "02_search_strategies"
 
 
-def _exercise(n: int):
-    """Prefix the check's WrongAnswer with 'exercise n: ' (the labs' message format); NotDone passes as it is."""
-    def wrap(check):
-        @functools.wraps(check)
-        def run(*args, **kwargs):
-            try:
-                return check(*args, **kwargs)
-            except NotDone:
-                raise
-            except WrongAnswer as exc:
-                raise WrongAnswer(f"exercise {n}: {exc}") from None
-        return run
-    return wrap
 
 
 # ---------------------------------------------------------------------------------------------- exercise 1

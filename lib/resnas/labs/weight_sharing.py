@@ -8,7 +8,6 @@ EvNAS/SaDENAS lineage): every operation, mixed by the softmax of the one-hot tab
 """
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import pandas as pd
@@ -17,23 +16,11 @@ from scipy import stats
 from torch.nn import functional as F
 
 from resnas.labs import NotDone, WrongAnswer, attempt, correct, expect
+from resnas.labs import exercise as _exercise
 
 LAB = "07_weight_sharing"
 
 
-def _exercise(n: int):
-    """Prefix the check's WrongAnswer with 'exercise n: ' (the labs' message format); NotDone passes as it is."""
-    def wrap(check):
-        @functools.wraps(check)
-        def run(*args, **kwargs):
-            try:
-                return check(*args, **kwargs)
-            except NotDone:
-                raise
-            except WrongAnswer as exc:
-                raise WrongAnswer(f"exercise {n}: {exc}") from None
-        return run
-    return wrap
 
 
 # ---------------------------------------------------------------------------------------------- the network
