@@ -424,7 +424,8 @@ def final_training(p: Params, table_json: str, store: Path) -> dict:
 def closing_note(decoupling: pd.DataFrame, ablation: pd.DataFrame, runs: pd.DataFrame, confidence: float) -> str:
     k = decoupling[decoupling.method == "kendall"].set_index("mode")
     taus = "; ".join(f"{m} {r.estimate:.2f} [{r.low:.2f}, {r.high:.2f}]" for m, r in k.iterrows())
-    order = " > ".join(f"{r.arm} {r.standalone_acc:.1f}% [{r.ci_low:.1f}, {r.ci_high:.1f}]"
+    order = " > ".join(f"{r.arm} {r.standalone_acc:.1f}% "
+                       + (f"[{r.ci_low:.1f}, {r.ci_high:.1f}]" if np.isfinite(r.ci_low) else "(one seed: no interval)")
                        for r in ablation.itertuples())
     text = (f"Kendall tau with stand-alone accuracy ({confidence:.0%} bootstrap intervals over cells): {taus} "
             f"(noise_ceiling = two stand-alone seeds of the same cells: the most a supernet can reach). "
