@@ -51,7 +51,7 @@ lock: $(STAMP) ## recompile requirements.lock (and the cluster extra's lock) fro
 	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras requirements-cluster.in -o requirements-cluster.lock
 	$(PY) .ci/environment_yml.py
 
-test: $(STAMP) $(CLUSTER) $(LABSETTINGS) data ## the whole suite, notebooks on the ci profile and the paper smoke included (20 min on 2 shared cores, 17 CPU-min)
+test: $(STAMP) $(CLUSTER) $(LABSETTINGS) data ## the whole suite, notebooks on the ci profile and the paper smoke included (13.5 min on 2 quiet cores)
 	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15
 
 test-fast: $(STAMP) data ## the suite without the notebooks
