@@ -14,6 +14,8 @@
 # %% [markdown]
 # # Lab 04 — Network morphisms: grow a trained network without changing what it computes, then prune it
 #
+# Paper: ECToNAS (`../shared/papers/ectonas.txt`: weight-preserving morphisms, up to around 80% of training time saved); our numbers are computed below, beside it.
+#
 # ECToNAS (and Net2Net before it) searches by *editing a trained network*: widen a layer, insert a layer, remove
 # channels, keeping the weights it has learned. A morphism is *function-preserving* when the edited network
 # computes exactly the same outputs, so training continues from where it was instead of starting again.

@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Lab 06 — Performance predictors: regress the accuracy, or learn the order?
 #
+# Paper: RNAS (`../shared/papers/rnas.txt`, Table 2: pairwise 0.8136 vs MSE 0.6090 Kendall tau at 0.1% of NAS-Bench-101); our numbers are computed below, beside it.
+#
 # A predictor scores architectures without training them, so a search can look at thousands. What a search
 # needs from it is the **order** (which of two cells is better), not the accuracy itself. RNAS (spec/rnas.md;
 # `resnas.predictor`, `notebooks/ranking_predictor.py`) therefore trains its predictor with a **pairwise ranking

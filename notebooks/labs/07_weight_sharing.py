@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Lab 07 — Weight sharing: can a supernet rank cells it never trained alone?
 #
+# Paper: GENAS (`../shared/papers/genas-abstract.txt`: decoupled evaluation of supernet subnets); our numbers are computed below, beside it.
+#
 # Training every candidate is what makes NAS expensive. A **supernet** holds every operation of every edge once;
 # a candidate cell is a path through it and *inherits* its weights, so judging a cell costs one validation pass.
 # GENAS (spec/genas.md; `resnas.supernet`, `resnas.search.genas`, `notebooks/genas.py`) trains its supernet one

@@ -1,4 +1,4 @@
-"""Teacher's solutions of lab 01 (search spaces). `resnas.labs.solution` swaps these in when solved=True."""
+"""Teacher's solutions of lab 01 (search spaces). `resnas.labs.solution` swaps these in when solved=True. Paper: the ERA thesis (../shared/papers/era-thesis.txt, its 8-parameter ResNet space)."""
 import math
 
 from resnas.spaces.era import BLOCKS, UPDATES, EraConfig

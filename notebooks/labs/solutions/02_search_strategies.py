@@ -1,4 +1,4 @@
-"""Teacher's solutions for lab 02 (search strategies). Withheld from the student handout (`make handout`)."""
+"""Teacher's solutions for lab 02 (search strategies). Withheld from the student handout (`make handout`). Paper: the ERA thesis (../shared/papers/era-thesis.txt, §4.1: six strategies, regularized evolution best after final training at 6.7% error)."""
 import numpy as np
 
 from resnas.search.base import AskTell

@@ -1,4 +1,4 @@
-"""Teacher's solutions for lab 03 (fidelity). Withheld from the student handout (`make handout`)."""
+"""Teacher's solutions for lab 03 (fidelity). Withheld from the student handout (`make handout`). Paper: the ERA thesis (../shared/papers/era-thesis.txt, Tables 4-9: 20-epoch accuracy ranks 100-epoch accuracy at rho 0.71)."""
 import numpy as np
 
 

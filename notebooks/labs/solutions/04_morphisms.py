@@ -1,4 +1,4 @@
-"""Teacher's solutions of lab 04 (network morphisms). `resnas.labs.solution` swaps these in when solved=True."""
+"""Teacher's solutions of lab 04 (network morphisms). `resnas.labs.solution` swaps these in when solved=True. Paper: ECToNAS (../shared/papers/ectonas.txt: weight-preserving morphisms, up to around 80% of training time saved)."""
 import torch
 
 

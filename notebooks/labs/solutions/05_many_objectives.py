@@ -1,4 +1,4 @@
-"""Teacher's solutions of lab 05 (many objectives). `resnas.labs.solution` swaps these in when solved=True."""
+"""Teacher's solutions of lab 05 (many objectives). `resnas.labs.solution` swaps these in when solved=True. Paper: MO-ResNet (../shared/papers/mo-resnet.txt: MOEA/D with Chebyshev decomposition)."""
 import numpy as np
 
 

@@ -1,4 +1,4 @@
-"""Teacher's solutions for lab 06 (performance predictors). Withheld from the student handout (`make handout`)."""
+"""Teacher's solutions for lab 06 (performance predictors). Withheld from the student handout (`make handout`). Paper: RNAS (../shared/papers/rnas.txt, Table 2: pairwise 0.8136 vs MSE 0.6090 Kendall tau at 0.1% of NAS-Bench-101)."""
 import numpy as np
 import torch
 

@@ -1,4 +1,4 @@
-"""Teacher's solutions for lab 07 (weight sharing). Withheld from the student handout (`make handout`)."""
+"""Teacher's solutions for lab 07 (weight sharing). Withheld from the student handout (`make handout`). Paper: GENAS (../shared/papers/genas-abstract.txt: decoupled evaluation of supernet subnets)."""
 import pandas as pd
 import torch
 from scipy import stats
