@@ -203,3 +203,75 @@ def _in_space(space: EraSpace, cfg: EraConfig) -> bool:
     except ValueError:
         return False
     return True
+
+
+class TableSpace:
+    """The networks a table holds, as a search space: the table's `EraSpace` with every operator kept inside
+    the table's members. With a complete table (every network of the subspace present) each operator is the
+    EraSpace's own, drawing the same random numbers, so a search on it is the search on the subspace. With a
+    partial table (a generation in progress, a uniform sample of the subspace) a draw outside it is redrawn
+    (up to `tries` times, then a member is picked uniformly), neighbourhoods keep their members, and a flat form
+    from a model-based search is projected onto the member that differs in the fewest parameters. Everything
+    else (choices, encodings, building a network) is the EraSpace's."""
+
+    def __init__(self, base: EraSpace, members, tries: int = 64):
+        self.base = base
+        self.members = frozenset(EraConfig.canonical(m) for m in members)
+        if not self.members:
+            raise ValueError("a TableSpace needs at least one member network")
+        self.ordered = sorted(self.members, key=EraConfig.to_json)
+        self.complete = len(self.members) >= base.distinct_size()
+        self.tries = tries
+        self.name = base.name
+
+    def __getattr__(self, item):  # choices, ordinal, flat, to_json, build, count_params, ...
+        return getattr(self.base, item)
+
+    def __repr__(self) -> str:
+        return (f"TableSpace({describe(self.base)}: {len(self.members)} of {self.base.distinct_size()} networks"
+                f"{'' if self.complete else ', partial'})")
+
+    def _redraw(self, draw, rng: np.random.Generator, fallback=None) -> EraConfig:
+        for _ in range(1 if self.complete else self.tries):
+            cfg = draw().canonical()
+            if cfg in self.members:
+                return cfg
+        return fallback if fallback is not None else self.ordered[rng.integers(len(self.ordered))]
+
+    def sample(self, rng: np.random.Generator) -> EraConfig:
+        return self._redraw(lambda: self.base.sample(rng), rng)
+
+    def mutate(self, cfg: EraConfig, rng: np.random.Generator) -> EraConfig:
+        return self._redraw(lambda: self.base.mutate(cfg, rng), rng)
+
+    def crossover(self, a: EraConfig, b: EraConfig, rng: np.random.Generator) -> EraConfig:
+        return self._redraw(lambda: self.base.crossover(a, b, rng), rng, fallback=a.canonical())
+
+    def neighbours(self, cfg: EraConfig) -> list[EraConfig]:
+        return [n for n in self.base.neighbours(cfg) if n in self.members]
+
+    def unflat(self, flat) -> EraConfig:
+        cfg = self.base.unflat(flat)
+        if cfg in self.members:
+            return cfg
+        want = self.base.flat(cfg)
+        return min(self.ordered, key=lambda m: sum(v != want[k] for k, v in self.base.flat(m).items()))
+
+    def validate(self, cfg: EraConfig) -> EraConfig:
+        self.base.validate(cfg)
+        if cfg.canonical() not in self.members:
+            raise ValueError(f"config {cfg} is not in the table ({self!r})")
+        return cfg
+
+    def size(self) -> int:
+        return len(self.members)
+
+    distinct_size = size
+
+    def enumerate(self):
+        return iter(self.ordered)
+
+
+def table_space(objective: TabularObjective) -> TableSpace:
+    """The search space of the networks `objective` answers for (at its budget)."""
+    return TableSpace(objective.space, objective.networks())
