@@ -13,15 +13,18 @@
    measured on CIFAR-shaped synthetic images on this device, scaled to the search, divided by the packing
    speed-up of (2). The thesis reports about 80 GPU-hours per search on GTX 1080 Ti cards.
 4. The CPU engine per ERA family (plain, grouped, depthwise 3x3 convolutions; basic vs bottleneck blocks; 28 vs
-   14 px Fashion-MNIST): the engine as it trains on a CPU today (fp32, contiguous layout) against the tuned
-   setting (bf16 autocast where the CPU has bf16 hardware, detected; channels_last), each a short training
-   from the same initial weights: images/s and final validation accuracy side by side.
+   14 px Fashion-MNIST): the engine's two CPU precisions, fp32 (contiguous layout: `TrainRecipe(precision=
+   'fp32')`, and 'auto' on a CPU without bf16 hardware) and bf16 (autocast + channels_last: 'auto' where the
+   CPU has bf16 hardware, detected), beside fp32 + channels_last, each a short training from the same initial
+   weights: images/s and final validation accuracy side by side, then per family the two precisions' accuracies
+   and their difference. Without bf16 hardware the bf16 rows appear only with --force-bf16 (emulated: their
+   accuracy is bf16's, their speed says nothing about bf16 hardware).
 5. One run alone against two at once, each its own process (a notebook beside `make reproduce`), under torch's
    defaults (idle OpenMP threads spin), resnas's (they sleep: resnas.threads) and one thread per process; and
    with the process backend's workers. Two at once on a busy machine should take about twice one run.
 
     python -m resnas.bench [--dataset fashion_mnist] [--train-per-class 100] [--epochs 2] [--k 2] [--sample 4]
-                           [--figures 1,2,3,4,5]
+                           [--figures 1,2,3,4,5] [--force-bf16]
 """
 from __future__ import annotations
 
@@ -323,27 +326,40 @@ def images_per_s(model, bundle: data_mod.Bundle, setting: CpuSetting, batch_size
     return best
 
 
+# The engine's two CPU paths (resnas.train: precision 'fp32' and 'bf16'), as fit_cpu levers.
+ENGINE_FP32 = CpuSetting()
+ENGINE_BF16 = CpuSetting(bf16=True, channels_last=True)
+
+
 def tuned_cpu_settings(bf16_capable: bool) -> tuple[CpuSetting, ...]:
-    """The CPU settings figure 4 sets against today's: channels_last, and channels_last with bf16 autocast where
-    the CPU has bf16 hardware (detected, never assumed). Measured per family on 2 cores (README): channels_last
-    never lost; bf16 added most for plain and grouped convolutions and least (or lost) for depthwise ones."""
+    """The CPU settings figure 4 sets against the engine's fp32: channels_last, and the engine's bf16 (autocast +
+    channels_last) where the CPU has bf16 hardware (detected, never assumed) or the caller forces it. Measured per
+    family on 2 cores with avx512_bf16 (README): channels_last never lost; bf16 + channels_last beat the engine's
+    fp32 in every family, by least for basic depthwise networks (where fp32 + channels_last was faster still)."""
     fp32 = CpuSetting(channels_last=True)
-    return (fp32, CpuSetting(bf16=True, channels_last=True)) if bf16_capable else (fp32,)
+    return (fp32, ENGINE_BF16) if bf16_capable else (fp32,)
+
+
+def engine_precision(setting: CpuSetting) -> str | None:
+    """'fp32' or 'bf16' when `setting` is what resnas.train does on a CPU in that precision, else None."""
+    return {ENGINE_FP32: "fp32", ENGINE_BF16: "bf16"}.get(dataclasses.replace(setting, threads=None))
 
 
 def cpu_engine_families(families=FAMILIES, train_images: int = 2000, val_images: int = 1000, epochs: int = 2,
-                        seed: int = 0, settings: tuple[CpuSetting, ...] | None = None) -> list[dict]:
-    """Figure 4: per family, the CPU engine as it trains today (fp32, contiguous layout, one thread per core)
-    against each tuned setting, every one a short training from the same initial weights on a class-balanced
-    Fashion-MNIST subset: images/s over the whole training (its one validation at the end included) and the
-    final validation accuracy beside it. All run through `fit_cpu`, whose fp32 contiguous run gives the engine's
-    own accuracy to the last digit (checked on every family), so only the levers differ; each setting gets one
-    untimed warm-up batch first (oneDNN builds its kernels per shape). One row per family and setting."""
+                        seed: int = 0, settings: tuple[CpuSetting, ...] | None = None,
+                        force_bf16: bool = False) -> list[dict]:
+    """Figure 4: per family, the CPU engine in fp32 (contiguous layout, one thread per core) against each tuned
+    setting, every one a short training from the same initial weights on a class-balanced Fashion-MNIST subset:
+    images/s over the whole training (its one validation at the end included) and the final validation accuracy
+    beside it. All run through `fit_cpu`, whose fp32 contiguous and bf16 + channels_last runs give the engine's
+    own numbers to the last digit (tests/test_precision.py), so only the levers differ; each setting gets one
+    untimed warm-up batch first (oneDNN builds its kernels per shape). One row per family and setting; `engine`
+    names the precision whose engine path the row is. `force_bf16` adds the bf16 row without bf16 hardware."""
     from resnas.spaces.era import SPACE
     from resnas.threads import cpu_bf16
 
     bf16 = cpu_bf16()
-    settings = (CpuSetting(),) + (settings or tuned_cpu_settings(bf16 is not None))
+    settings = (ENGINE_FP32,) + (settings or tuned_cpu_settings(bf16 is not None or force_bf16))
     base = data_mod.load(name="fashion_mnist", train_per_class=train_images // 10, val_per_class=val_images // 10,
                          seed=seed)
     recipe = TrainRecipe(epochs=epochs, batch_size=128, lr=0.05, schedule="cosine", eval_every=epochs,
@@ -363,7 +379,8 @@ def cpu_engine_families(families=FAMILIES, train_images: int = 2000, val_images:
             images_per_s(fresh(), bundle, setting, steps=1, repeats=1)  # warm-up
             res = fit_cpu(fresh(), bundle, recipe, setting, seed)
             row = {"family": str(fam), "model": str(cfg), "cpu_bf16": bf16, "threads": torch.get_num_threads(),
-                   "setting": "today: " + str(setting) if today is None else str(setting),
+                   "setting": str(setting), "engine": engine_precision(setting),
+                   "emulated_bf16": setting.bf16 and bf16 is None,
                    "images_per_s": images / res["seconds"], "val_acc": res["val_acc"]}
             today = today or row
             row["speedup"] = row["images_per_s"] / today["images_per_s"]
@@ -498,6 +515,11 @@ def main(argv=None) -> int:
     ap.add_argument("--k", type=int, default=2, help="candidates trained at once in figure 2")
     ap.add_argument("--sample", type=int, default=4, help="sampled candidates behind figure 3's projection")
     ap.add_argument("--figures", default="1,2,3,4,5", help="which figures to measure, e.g. '4,5'")
+    ap.add_argument("--families", default=None,
+                    help="figure 4: only the families whose name contains one of these comma-separated parts "
+                         "(e.g. '14px' or 'basic depthwise 28px'); default: all")
+    ap.add_argument("--force-bf16", action="store_true",
+                    help="figure 4: measure bf16 on a CPU without bf16 hardware too (emulated; for its accuracy)")
     ap.add_argument("--out", default="results/bench")
     a = ap.parse_args(argv)
     try:
@@ -534,16 +556,37 @@ def main(argv=None) -> int:
               f"sampled candidates: {proj['projected_hours_sequential']:.0f} h one at a time, "
               f"{proj['projected_hours_packed']:.0f} h packed, on {dev} (thesis: ~80 GPU-hours)")
     if 4 in figures:
-        fams = cpu_engine_families()
+        from resnas.train import resolve_precision
+
+        chosen = FAMILIES if not a.families else tuple(
+            f for f in FAMILIES if any(part.strip() in str(f) for part in a.families.split(",")))
+        if not chosen:
+            ap.error(f"--families={a.families!r} names no family; families: {', '.join(map(str, FAMILIES))}")
+        fams = cpu_engine_families(chosen, force_bf16=a.force_bf16)
         _write_json(out / "cpu_engine_families.json", fams)
-        print(f"(4) CPU engine today vs tuned, per family (torch threads: {fams[0]['threads']}; CPU bf16 hardware: "
-              f"{fams[0]['cpu_bf16'] or 'none, so no bf16 row'}); Fashion-MNIST subset, short training from "
+        hw = fams[0]["cpu_bf16"]
+        print(f"(4) CPU engine fp32 vs tuned, per family (torch threads: {fams[0]['threads']}; CPU bf16 hardware: "
+              f"{hw or 'none' + (', bf16 emulated' if a.force_bf16 else ', so no bf16 row')}; precision 'auto' "
+              f"trains {resolve_precision('auto', 'cpu')} here); Fashion-MNIST subset, short training from "
               f"equal weights:")
-        print(f"    {'family':<26}{'setting':<30}{'images/s':>10}{'speedup':>9}{'val acc':>9}")
+        print(f"    {'family':<26}{'setting':<36}{'images/s':>10}{'speedup':>9}{'val acc':>9}")
         for r in fams:
-            name = r["family"] if r["setting"].startswith("today") else ""
-            print(f"    {name:<26}{r['setting']:<30}{r['images_per_s']:>10.0f}{r['speedup']:>8.2f}x"
+            name = r["family"] if r["speedup"] == 1.0 and r["engine"] == "fp32" else ""
+            label = r["setting"] + (f" (engine {r['engine']})" if r["engine"] else "")
+            print(f"    {name:<26}{label:<36}{r['images_per_s']:>10.0f}{r['speedup']:>8.2f}x"
                   f"{r['val_acc']:>9.3f}")
+        pairs = {}
+        for r in fams:
+            if r["engine"]:
+                pairs.setdefault(r["family"], {})[r["engine"]] = r
+        if any(len(p) == 2 for p in pairs.values()):
+            print(f"    final validation accuracy, engine fp32 vs engine bf16"
+                  f"{' (emulated)' if hw is None else ''}, per family:")
+            print(f"    {'family':<26}{'fp32':>8}{'bf16':>8}{'bf16-fp32':>11}{'bf16 speedup':>14}")
+            for fam, p in pairs.items():
+                if len(p) == 2:
+                    print(f"    {fam:<26}{p['fp32']['val_acc']:>8.3f}{p['bf16']['val_acc']:>8.3f}"
+                          f"{p['bf16']['val_acc'] - p['fp32']['val_acc']:>+11.3f}{p['bf16']['speedup']:>13.2f}x")
     if 5 in figures:
         runs = two_runs() + two_runs(("resnas defaults (idle threads sleep)",), backend="process", workers=2)
         _write_json(out / "two_runs.json", runs)

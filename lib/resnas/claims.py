@@ -590,7 +590,9 @@ def _unrecorded(df: pd.DataFrame) -> list[str]:
 
 def machine_fingerprint() -> dict:
     """What a fresh run's numbers depend on beyond the code: resnas.evaluate.fingerprint (torch, CUDA, device,
-    precision, Python, threads) and the CPU model. The pipeline records it in each folder's pipeline.json."""
+    precision, Python, threads) and the CPU model. The pipeline records it in each folder's pipeline.json.
+    `dtype` is the training precision as 'auto' resolves on this machine: 'bf16-autocast' on CUDA and on a CPU
+    whose bf16 hardware resnas.threads.cpu_bf16() detects, else 'fp32' (TrainRecipe.precision)."""
     from resnas.evaluate import fingerprint
 
     fp = dict(fingerprint())

@@ -40,7 +40,8 @@ from resnas import data as data_mod
 from resnas.data import DataSpec
 from resnas.runlog import log_event
 from resnas.spaces import get_space
-from resnas.train import TrainRecipe, TrainResult, failure_kind, is_out_of_memory, pick_device, train
+from resnas.train import (TrainRecipe, TrainResult, failure_kind, is_out_of_memory, pick_device,
+                          resolve_precision, train)
 
 KEY_VERSION = 1  # bump when a change to the engine makes old records incomparable (a new key: nothing is served)
 # Bump when training or what counts as a candidate's own failure changes in a way that may turn an old failure
@@ -87,6 +88,15 @@ class Record:
         return 100.0 * (1.0 - self.final_val_acc) if self.ok else float("inf")
 
     @property
+    def precision(self) -> str:
+        """What the training ran in, 'fp32' or 'bf16': the recipe says it; a record made before recipes had a
+        precision says it through its fingerprint (bf16 autocast on CUDA then, fp32 on a CPU)."""
+        p = self.recipe.get("precision")
+        if p in ("fp32", "bf16"):
+            return p
+        return "bf16" if (self.fingerprint or {}).get("dtype") == "bf16-autocast" else "fp32"
+
+    @property
     def engine(self) -> int:
         """ENGINE_VERSION of the code that made this record (0 when older than the field)."""
         return engine_of(self.code_version)
@@ -121,14 +131,16 @@ def supersedes(new: Record, old: Record) -> bool:
     return not old.ok and old.engine < new.engine
 
 
-def fingerprint(device: str = "auto") -> dict:
-    """The environment a record was made in: results are comparable only within one fingerprint."""
+def fingerprint(device: str = "auto", precision: str = "auto") -> dict:
+    """The environment a record was made in: results are comparable only within one fingerprint. `dtype` is
+    the precision as it resolves on `device` of this machine ('bf16-autocast' or 'fp32'); a record passes the
+    precision it actually trained in."""
     dev = pick_device(device)
     return {
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
-        "dtype": "bf16-autocast" if dev.type == "cuda" else "fp32",
+        "dtype": "bf16-autocast" if resolve_precision(precision, dev) == "bf16" else "fp32",
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
     }
@@ -143,9 +155,13 @@ def config_json(space: str, config) -> str:
     return config_json(space, get_space(space).to_json(config))
 
 
-def evaluation_key(space: str, config, data: DataSpec, recipe: TrainRecipe, seed: int) -> str:
+def evaluation_key(space: str, config, data: DataSpec, recipe: TrainRecipe, seed: int, device: str = "auto") -> str:
+    """The archive key of one evaluation. The recipe enters with its precision resolved on `device` of this machine
+    (an 'auto' recipe trains bf16 on a machine with bf16 hardware and fp32 elsewhere: two different results), and
+    an fp32 precision is left out (`TrainRecipe.identity`), so every fp32 record made before the field existed is
+    still found; a bf16 training never takes an fp32 record's key."""
     payload = {"v": KEY_VERSION, "space": space, "config": json.loads(config_json(space, config)),
-               "data": asdict(data), "recipe": asdict(recipe), "seed": seed}
+               "data": asdict(data), "recipe": recipe.resolved(device).identity(), "seed": seed}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -364,7 +380,8 @@ def memory_estimate(job: Job) -> int:
     space = get_space(job.space)
     with torch.device("meta"):
         model = space.build(space.from_json(job.config), bundle.input_shape[0], bundle.num_classes)
-    return estimate_memory(model, bundle.input_shape, job.recipe.batch_size, amp=pick_device(job.device).type == "cuda")
+    return estimate_memory(model, bundle.input_shape, job.recipe.batch_size,
+                           amp=resolve_precision(job.recipe.precision, job.device) == "bf16")
 
 
 def merge_archives(target, sources) -> int:
@@ -402,7 +419,7 @@ def archive_fidelity(path, space: str = "era") -> tuple[DataSpec, TrainRecipe, i
     def tuples(d):
         return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
-    return DataSpec(**tuples(r.data)), TrainRecipe(**tuples(r.recipe)), r.seed
+    return DataSpec(**tuples(r.data)), TrainRecipe(**{**tuples(r.recipe), "precision": r.precision}), r.seed
 
 
 def history_frame(records) -> "pd.DataFrame":
@@ -454,7 +471,7 @@ def run_job(job: Job) -> Record:
                   final_val_acc=result.final_val_acc, best_val_acc=result.best_val_acc,
                   best_epoch=result.best_epoch, params=result.params, flops=result.flops,
                   wall_time=result.wall_time, device=result.device, history=tuple(result.history),
-                  fingerprint=fingerprint(job.device), created_at=time.time(), run_id=RUN_ID,
+                  fingerprint=fingerprint(job.device, result.precision), created_at=time.time(), run_id=RUN_ID,
                   code_version=CODE_VERSION)
 
 
@@ -536,8 +553,10 @@ class Evaluator:
 
     def job(self, space: str, config) -> Job:
         cfg = config_json(space, config)
-        key = evaluation_key(space, cfg, self.data, self.recipe, self.seed)
-        return Job(key, space, cfg, self.data, self.recipe, self.seed, self.device)
+        # Resolved here, once: the worker (another process, or a cluster's machine) trains what the key says.
+        recipe = self.recipe.resolved(self.device)
+        key = evaluation_key(space, cfg, self.data, recipe, self.seed)
+        return Job(key, space, cfg, self.data, recipe, self.seed, self.device)
 
     def evaluate(self, space: str, config) -> Record:
         return self.map([(space, config)], progress=False)[0]

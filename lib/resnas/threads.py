@@ -15,6 +15,7 @@ policy or for any runtime's own spin setting, is never overridden.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 import sys
@@ -78,9 +79,11 @@ def bf16_flag(cpu_flags: str) -> str | None:
     return next((flag for flag in BF16_FLAGS if flag in present), None)
 
 
+@functools.lru_cache(maxsize=1)
 def cpu_bf16() -> str | None:
     """This CPU's bf16 instruction set ('amx_bf16', 'avx512_bf16') when torch can use it, else None: detected
-    from the CPU's flags and checked with oneDNN, never assumed."""
+    from the CPU's flags and checked with oneDNN, never assumed. Read once per process (every training's
+    precision 'auto' asks)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:  # not Linux: no flags to read, so no claim

@@ -2,8 +2,10 @@
 
 Speed comes from doing less, not from cleverness (airbench's lesson): the whole data set lives on the device as
 uint8, batches are drawn by index, augmentation (pad-4 random crop + horizontal flip) runs on the device on
-whole batches, and on CUDA the forward pass runs under bf16 autocast in channels_last layout. There are no
-DataLoader workers. The same code runs on the CPU, where a seed gives bit-identical numbers run to run.
+whole batches, and the forward pass runs under bf16 autocast in channels_last layout on CUDA and on a CPU with
+bf16 hardware (`TrainRecipe.precision`, 'auto' by default; 'fp32' keeps everything in fp32 and the default
+layout, as the engine trained on every CPU before). There are no DataLoader workers. On the CPU a seed gives
+bit-identical numbers run to run, in fp32 and in bf16 alike; a bf16 run is not bit-identical to an fp32 one.
 
 A candidate that fails on its own account (non-finite loss, out of memory, more parameters than the recipe
 allows) comes back as a `TrainResult` with status 'failed' and the reason. Any other exception is a bug or a
@@ -25,6 +27,7 @@ from resnas.data import Bundle
 from resnas.runlog import log_event
 
 SCHEDULES = ("era_search", "step", "cosine", "plateau", "constant")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,12 @@ class TrainRecipe:
     'plateau' (x plateau_factor when validation loss has not improved for plateau_patience epochs; MO-ResNet),
     'constant'. Milestone m moves the rate after floor(m x epochs) epochs: 164 epochs at (0.5, 0.75) drop at the
     start of epochs 83 and 124 (1-based), as the thesis's A.3 does.
+
+    precision: 'auto' (bf16 autocast on CUDA, and on a CPU whose bf16 hardware `resnas.threads.cpu_bf16()`
+    detects; fp32 elsewhere), 'fp32' (fp32 throughout, the default layout on the CPU: bit-identical to the
+    engine before the option existed) or 'bf16' (autocast wherever asked, emulated and slow on a CPU without bf16
+    hardware). Weights, gradients, the optimiser and the loss stay fp32 under autocast. The evaluator keys and
+    records the precision a recipe resolves to (`resolved`), never 'auto'.
     """
 
     epochs: int = 20
@@ -54,12 +63,16 @@ class TrainRecipe:
     max_params: int | None = None
     eval_every: int = 1  # validate after every k-th epoch and after the last; the curve has those epochs
     eval_batch_size: int = 1024
+    precision: str = "auto"  # 'auto', 'fp32', 'bf16': see the docstring
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is unknown; allowed: {', '.join(SCHEDULES)}")
         if self.augment not in ("auto", "crop_flip", "none"):
             raise ValueError(f"augment={self.augment!r} is not allowed; allowed: 'auto', 'crop_flip', 'none'")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r} is not allowed; allowed: "
+                             f"{', '.join(map(repr, PRECISIONS))}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must be >= 1")
         if not self.lr > 0:
@@ -71,6 +84,36 @@ class TrainRecipe:
 
     def replace(self, **changes) -> "TrainRecipe":
         return TrainRecipe(**{**asdict(self), **changes})
+
+    def resolved(self, device: str | torch.device = "auto") -> "TrainRecipe":
+        """This recipe with 'auto' precision replaced by what it means on `device` of this machine."""
+        return self if self.precision != "auto" else self.replace(precision=resolve_precision("auto", device))
+
+    def identity(self) -> dict:
+        """The recipe as archive keys and table identities hash it: every field, except that an fp32 precision
+        is left out, so a key made before the field existed (every CPU training then was fp32) still matches.
+        Resolve 'auto' first (`resolved`): an 'auto' key would mean bf16 on one machine and fp32 on another."""
+        d = asdict(self)
+        if d["precision"] == "fp32":
+            del d["precision"]
+        return d
+
+
+def resolve_precision(precision: str, device: str | torch.device = "auto") -> str:
+    """'fp32' or 'bf16': what `precision` means on `device` ('auto': CUDA, and a CPU whose bf16 hardware is
+    detected, get bf16; anything else fp32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not allowed; allowed: {', '.join(map(repr, PRECISIONS))}")
+    if precision != "auto":
+        return precision
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    if dev.type == "cuda":
+        return "bf16"
+    if dev.type == "cpu":
+        from resnas import threads  # looked up at call time, so tests can stand in for the detection
+
+        return "bf16" if threads.cpu_bf16() is not None else "fp32"
+    return "fp32"
 
 
 @dataclass(frozen=True)
@@ -86,6 +129,7 @@ class TrainResult:
     wall_time: float = 0.0
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
+    precision: str = "fp32"  # what the training ran in: 'fp32' or 'bf16' (autocast)
 
     @property
     def final_val_acc(self) -> float:
@@ -276,19 +320,20 @@ def train(model: nn.Module, bundle: Bundle, recipe: TrainRecipe, seed: int = 0, 
     on_epoch(model, history_row) is called after each epoch (the fidelity study snapshots there).
     """
     dev = pick_device(device)
+    precision = resolve_precision(recipe.precision, dev)
     params = count_params(model)
-    log_event("train", engine="train", device=str(dev), params=params, epochs=recipe.epochs)
+    log_event("train", engine="train", device=str(dev), params=params, epochs=recipe.epochs, precision=precision)
     start = time.perf_counter()
     if recipe.max_params is not None and params > recipe.max_params:
         return TrainResult("failed", f"{params:,} parameters exceed max_params={recipe.max_params:,}",
-                           params=params, device=str(dev))
+                           params=params, device=str(dev), precision=precision)
     try:
         flops = count_flops(model, bundle.input_shape)
     except Exception:  # counting is informative only; never let it fail a candidate
         flops = 0
     cuda = dev.type == "cuda"
     try:
-        return _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progress, on_epoch)
+        return _train(model, bundle, recipe, seed, dev, precision, params, flops, start, progress, on_epoch)
     except Exception as exc:
         if failure_kind(exc, "train") != "out_of_memory":
             raise  # a bug, not the candidate: must not become a cached failure
@@ -297,12 +342,23 @@ def train(model: nn.Module, bundle: Bundle, recipe: TrainRecipe, seed: int = 0, 
             torch.cuda.empty_cache()
         where = "CUDA" if isinstance(exc, torch.cuda.OutOfMemoryError) else type(exc).__name__
         return TrainResult("failed", f"out of memory ({where}): {str(exc)[:200]}", params=params, flops=flops,
-                           wall_time=time.perf_counter() - start, device=str(dev))
+                           wall_time=time.perf_counter() - start, device=str(dev), precision=precision)
 
 
-def _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progress, on_epoch) -> TrainResult:
+def uses_channels_last(device: torch.device, precision: str) -> bool:
+    """channels_last on CUDA (always, as before) and on the CPU under bf16, where `make bench` figure 4 measured
+    it faster in every family. A CPU in fp32 keeps the default layout although channels_last was faster there
+    too: its results must stay bit-identical to the fp32 records made before, which share their archive keys."""
+    return device.type == "cuda" or (device.type == "cpu" and precision == "bf16")
+
+
+def _train(model, bundle, recipe, seed, dev, precision, params, flops, start, progress, on_epoch) -> TrainResult:
+    cuda = dev.type == "cuda"
+    amp = precision == "bf16"
+    layout = torch.channels_last if uses_channels_last(dev, precision) else torch.contiguous_format
     if cuda:
         torch.backends.cudnn.benchmark = True
+    if layout is torch.channels_last:
         model = model.to(dev, memory_format=torch.channels_last)
     else:
         model = model.to(dev)
@@ -330,10 +386,10 @@ def _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progres
             if augment:
                 xb = random_crop_flip(xb, gen)
             xb = data.norm(xb)
-            if cuda:
+            if layout is torch.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             yb = data.y_train[idx]
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 out = model(xb)
             loss = F.cross_entropy(out.float(), yb)
             opt.zero_grad(set_to_none=True)
@@ -345,9 +401,9 @@ def _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progres
         train_loss = loss_sum.item() / n
         if not math.isfinite(train_loss):
             return TrainResult("failed", f"non-finite training loss at epoch {epoch}", tuple(history), params,
-                               flops, time.perf_counter() - start, str(dev))
+                               flops, time.perf_counter() - start, str(dev), precision=precision)
         if epoch % recipe.eval_every == 0 or epoch == recipe.epochs:
-            val_loss, val_acc = evaluate_model(model, data, recipe.eval_batch_size, cuda)
+            val_loss, val_acc = evaluate_model(model, data, recipe.eval_batch_size, amp)
             row = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": correct.item() / n,
                    "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - start}
             history.append(row)
@@ -357,7 +413,8 @@ def _train(model, bundle, recipe, seed, dev, cuda, params, flops, start, progres
             sched.step(val_loss)
         else:
             sched.step()
-    return TrainResult("ok", "", tuple(history), params, flops, time.perf_counter() - start, str(dev))
+    return TrainResult("ok", "", tuple(history), params, flops, time.perf_counter() - start, str(dev),
+                       precision=precision)
 
 
 # ---------------------------------------------------------------------------------------------- continue

@@ -121,12 +121,18 @@ def data_spec(p: Params) -> DataSpec:
                     val_per_class=p.val_per_class, seed=0)
 
 
+TABLE_PRECISION = "fp32"
+
+
 def recipe(p: Params, epochs: int):
     from resnas.train import TrainRecipe
 
+    # The table is fp32 on every machine: its runs were made so, a bf16 retraining would not match them to the
+    # stored digits, and a table must not depend on which CPU generates the next part. Pinned, not 'auto'.
     return TrainRecipe(epochs=epochs, batch_size=p.batch_size, lr=p.lr, schedule="era_search",
                        low_lr_epochs=thesis_low_lr_epochs(epochs),
-                       augment="crop_flip" if p.dataset in AUGMENTED else "none")  # natural images only
+                       augment="crop_flip" if p.dataset in AUGMENTED else "none",  # natural images only
+                       precision=TABLE_PRECISION)
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,8 @@ def table_identity(p: Params) -> dict:
     return json.loads(json.dumps({
         "space": SPACE_NAME, "filters": list(space.filters_choices), "max_depth": space.max_depth,
         "groups": list(space.group_choices), "data": asdict(data_spec(p)),
-        "recipe": asdict(recipe(p, p.epochs)), "long_epochs": p.long_epochs,
+        # identity(): an fp32 recipe hashes as before TrainRecipe had a precision, so committed parts still match
+        "recipe": recipe(p, p.epochs).identity(), "long_epochs": p.long_epochs,
         "long_low_lr_epochs": thesis_low_lr_epochs(p.long_epochs), "seeds": list(p.seeds),
         "order_seed": p.order_seed}, sort_keys=True))
 
@@ -275,7 +282,7 @@ def environment() -> dict:
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    fp = fingerprint("cpu")
+    fp = fingerprint("cpu", precision=TABLE_PRECISION)  # the table's precision, not this machine's default
     return {"torch": torch.__version__, "cpu": cpu, "cpu_count": os.cpu_count(), "precision": fp["dtype"],
             "threads": fp["threads"], "python": platform.python_version(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
