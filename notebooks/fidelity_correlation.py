@@ -19,21 +19,21 @@
 # correlations come with narrow intervals and per-family splits. **train** (the `ci` and `paper` profiles; on
 # default one parameter away: `make fidelity_correlation ARGS="lane=train"`): the thesis's own design, below.
 #
-# **The train lane** reproduces and extends §4.2 of the ERA thesis. A width family (ResNet-56 at 8/16/32/64 filters) and a depth
-# family (ResNet-14/32/56/110 at 16 filters) are evaluated at several training budgets; Spearman's ρ (the
-# thesis's measure — its tables are multiples of 0.2 for four networks and of 1/35 for six) and Kendall's τ
-# compare the rankings. With four to six networks a point estimate is fragile, so every correlation comes with
-# a bootstrap interval over networks.
+# **The train lane** reproduces and extends §4.2 of the ERA thesis. A width family (ResNet-56 at 8/16/32/64 filters)
+# and a depth family (ResNet-14/32/56/110 at 16 filters) are evaluated at several training budgets; Spearman's ρ
+# (the thesis's measure — its tables are multiples of 0.2 for four networks and of 1/35 for six) and Kendall's τ
+# compare the rankings. With four to six networks a point estimate is fragile, so every correlation comes with a
+# bootstrap interval over networks.
 #
 # The thesis does not say whether a fidelity is a point on one long run (**anytime**) or a run of its own with
 # a schedule fitted to its budget (**budgeted**): we run both and compare. The CPU profiles shrink the families
 # (fewer blocks, narrower) and the budgets; the paper profile runs the thesis's families on CIFAR-10.
 #
-# **Validation, not test, accuracy** (both lanes). The thesis measured these accuracies on the CIFAR-10 *test* split (the
-# captions of its Tables 3 and 6); we measure them on a validation split held out of the training images
-# (`val_size`), so that only `era_final` reads the test split. The correlations compare rankings, which the
-# choice of split moves less than the accuracies themselves, but our accuracies beside the thesis's are not
-# the same measurement.
+# **Validation, not test, accuracy** (both lanes). The thesis measured these accuracies on the CIFAR-10 *test* split
+# (the captions of its Tables 3 and 6); we measure them on a validation split held out of the training images
+# (`val_size`), so that only `era_final` reads the test split. The correlations compare rankings, which the choice
+# of split moves less than the accuracies themselves, but our accuracies beside the thesis's are not the same
+# measurement.
 #
 # **"In space".** The thesis's Tables 5, 8 and 9 leave out the networks its search space cannot hold:
 # ResNet-56 with 64 filters ("too wide": its text's space offers at most 32 initial filters) and ResNet-602
@@ -101,12 +101,12 @@ out.figure(fig, "thesis_heatmaps", "The thesis's Table 4 as published, recompute
 #
 # **What an epoch is here.** Epoch k < 6 of the 6-epoch run is *not* a k-epoch training with a schedule of its
 # own: it is the run read before its rate drops, the very training the 18-epoch run makes up to its epoch k
-# (same seed, data and rate until then; the cell below prints the largest gap the table holds between them). Only epoch 1 is also what a
-# separate 1-epoch training under the thesis's schedule would give (at one epoch that schedule has no low-rate
-# epoch). Epoch 6 comes after the drop; the 18-epoch run's epoch 6 does not. Three views follow: the 6-epoch
-# run's epochs among themselves (every network, the thesis's Tables 4, 7 and 9 in shape), each of its epochs
-# against the 18-epoch run's end, and the 18-epoch run's own epochs against its end (the thesis's 'anytime'
-# reading of one long run).
+# (same seed, data and rate until then; the cell below prints the largest gap the table holds between them). Only
+# epoch 1 is also what a separate 1-epoch training under the thesis's schedule would give (at one epoch that
+# schedule has no low-rate epoch). Epoch 6 comes after the drop; the 18-epoch run's epoch 6 does not. Three views
+# follow: the 6-epoch run's epochs among themselves (every network, the thesis's Tables 4, 7 and 9 in shape), each
+# of its epochs against the 18-epoch run's end, and the 18-epoch run's own epochs against its end (the thesis's
+# 'anytime' reading of one long run).
 #
 # **The mapping to the thesis.** Its search trained 20 epochs and its long budget was 100: the 6-epoch run's
 # end stands for 20 (the table's E is that schedule, scaled, rate drop included) and the 18-epoch run's end for

@@ -226,5 +226,8 @@ def test_on_the_shipped_table_the_pairs_are_scipys_and_the_short_run_is_the_long
     assert len(w) == table[table.budget == 6].config.nunique()
     p = study["pairs"].query("scope == 'all' and method == 'spearman' and epoch_a == 1 and epoch_b == 6").iloc[0]
     assert p.estimate == pytest.approx(stats.spearmanr(w[1], w[6]).statistic)
-    # what the notebook says: before its rate drop the 6-epoch run is the 18-epoch run's own training
-    assert F.shared_prefix_gap(study["short_curves"], study["long_curves"]) == 0.0
+    # what the notebook says: before its rate drop the 6-epoch run is the 18-epoch run's own training (equal to
+    # the digit on the generating machine; a network's runs are trained in one process, so kernel differences
+    # between machines could only add noise of a few hundredths of a point, never the several points a
+    # different schedule would)
+    assert F.shared_prefix_gap(study["short_curves"], study["long_curves"]) <= 0.5

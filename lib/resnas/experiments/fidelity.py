@@ -27,7 +27,8 @@ LANES = ("train", "table")
 class Params:
     lane: str = param("train", choices=LANES, help="train: train the families here (and retrain an archive sample); "
                                                    "table: read every network of the ERA table, train nothing "
-                                                   "(the parameters below `table_dir` then go unused)")
+                                                   "(of the parameters below `table_dir` it uses n_boot and seed "
+                                                   "only)")
     table: str = param("era_fmnist14", help="lane table: the table's name (resnas.tabular.load_table)")
     table_dir: str = param("", help="lane table: the folder holding it (default: the package's lib/resnas/tables)")
     dataset: str = param("fashion_mnist", choices=DATASETS)
@@ -646,7 +647,8 @@ def table_claim_rows(table: pd.DataFrame, study: dict, p: Params) -> list[dict]:
     ceil = ceiling[(ceiling.scope == "all") & (ceiling.method == "spearman")]
     sec = table_seconds(table, both.index, (short, long))
     rows = []
-    for key, t in (("era.rank20_ranks100_well", THESIS_SEARCH_EPOCHS), ("era.rank5_not_rank100", min(THESIS_FIDELITIES))):
+    for key, t in (("era.rank20_ranks100_well", THESIS_SEARCH_EPOCHS),
+                   ("era.rank5_not_rank100", min(THESIS_FIDELITIES))):
         budget, epoch = mapping[t]
         col = f"L{epoch}" if budget == long else f"E{epoch}"
         x, y = both[col].to_numpy(), both[f"L{long}"].to_numpy()
