@@ -3,8 +3,10 @@ recorded (result, record, archive key, fingerprints), and the ERA table stays fp
 
 The bf16 hardware is stood in for by monkeypatching resnas.threads.cpu_bf16, so these tests mean the same on a
 CPU with and without it; without it bf16 runs emulated (slowly), hence the tiny data."""
+import copy
 import hashlib
 import json
+import pickle
 from dataclasses import asdict
 from pathlib import Path
 
@@ -150,18 +152,54 @@ def test_bf16_on_the_cpu_repeats_by_seed_and_differs_from_fp32(bundle):
     assert a.history[-1]["train_loss"] != f.history[-1]["train_loss"]  # autocast really ran
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_bench_figure_4_trains_as_the_engine_does(bundle, precision):
-    """Figure 4's fit_cpu with the engine's setting for a precision gives the engine's accuracy to the digit."""
-    from resnas.bench import ENGINE_BF16, ENGINE_FP32, engine_precision, fit_cpu
+def depthwise_net(seed=0):
+    from resnas.spaces.era import SPACE
+
+    torch.manual_seed(seed)
+    return SPACE.build(EraConfig("basic", (0, 1, 1, 1), 4, 2, 1), 1, 10)  # group size 1: depthwise 3x3
+
+
+@pytest.mark.parametrize("precision,net", [("fp32", small_net), ("bf16", small_net), ("bf16", depthwise_net)])
+def test_bench_figure_4_trains_as_the_engine_does(bundle, precision, net):
+    """Figure 4's fit_cpu with the engine's setting for a precision gives the engine's numbers to the digit."""
+    from resnas.bench import BF16_ALL, ENGINE_BF16, ENGINE_FP32, engine_precision, fit_cpu
 
     setting = ENGINE_BF16 if precision == "bf16" else ENGINE_FP32
-    assert engine_precision(setting) == precision
-    recipe = TrainRecipe(epochs=2, batch_size=32, lr=0.05, schedule="cosine", eval_every=2, augment="none",
-                         precision=precision)
-    engine = train(small_net(), bundle, recipe, seed=3, device="cpu")
-    fit = fit_cpu(small_net(), bundle, recipe, setting, seed=3)
+    assert engine_precision(setting, net()) == precision
+    recipe = TrainRecipe(epochs=1, batch_size=32, lr=0.05, schedule="cosine", augment="none", precision=precision)
+    engine = train(net(), bundle, recipe, seed=3, device="cpu")
+    fit = fit_cpu(net(), bundle, recipe, setting, seed=3)
     assert engine.final_val_acc == fit["val_acc"]
+    if net is depthwise_net:  # the engine's bf16 is not plain autocast there
+        assert engine_precision(BF16_ALL, net()) is None
+        assert fit_cpu(net(), bundle, recipe, BF16_ALL, seed=3)["seconds"] > 0
+    else:
+        assert engine_precision(BF16_ALL, net()) == "bf16"  # no depthwise convolution: the same computation
+
+
+def test_bf16_on_the_cpu_keeps_depthwise_convolutions_fp32():
+    from resnas.train import fp32_depthwise, fp32_depthwise_on, is_depthwise
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1, groups=4),
+                        nn.Conv2d(4, 4, 3, padding=1, groups=2), nn.Conv2d(4, 4, 1))
+    assert [is_depthwise(m) for m in net] == [False, True, False, False]
+    seen = {}
+    for i, m in enumerate(net):
+        m.register_forward_hook(lambda mod, args, out, i=i: seen.__setitem__(i, out.dtype))
+    x = torch.randn(2, 1, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16), fp32_depthwise(net):
+        net(x).float().sum().backward()
+        assert torch.is_autocast_enabled("cpu")  # switched back on after the depthwise convolution
+    assert seen == {0: torch.bfloat16, 1: torch.float32, 2: torch.bfloat16, 3: torch.bfloat16}
+    plain = depthwise_net()
+    with fp32_depthwise(plain):  # a snapshot taken inside (fidelity's on_epoch) stays picklable
+        pickle.loads(pickle.dumps(copy.deepcopy(plain)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the hooks are gone
+        net(x)
+    assert seen[1] == torch.bfloat16
+    assert fp32_depthwise_on(torch.device("cpu"), "bf16") and not fp32_depthwise_on(torch.device("cpu"), "fp32")
+    assert not fp32_depthwise_on(torch.device("cuda"), "bf16")  # CUDA: plain autocast, as before
 
 
 # ---------------------------------------------------------------------------------------------- the ERA table

@@ -229,10 +229,12 @@ class CpuSetting:
     bf16: bool = False
     channels_last: bool = False
     threads: int | None = None
+    fp32_depthwise: bool = False  # under bf16: depthwise convolutions stay fp32 (resnas.train.fp32_depthwise)
 
     def __str__(self) -> str:
         parts = ["bf16" if self.bf16 else "fp32"] + (["channels_last"] if self.channels_last else [])
-        return " + ".join(parts) + ("" if self.threads is None else f", {self.threads} thread(s)")
+        dw = ", depthwise fp32" if self.bf16 and self.fp32_depthwise else ""
+        return " + ".join(parts) + dw + ("" if self.threads is None else f", {self.threads} thread(s)")
 
 
 def pooled(bundle: data_mod.Bundle, factor: int) -> data_mod.Bundle:
@@ -267,11 +269,11 @@ def fit_cpu(model, bundle: data_mod.Bundle, recipe: TrainRecipe, setting: CpuSet
     """The engine's CPU loop (resnas.train._train without augmentation, history and failure handling) with
     `setting`'s levers, so a lever's effect is measured on the same work. Returns seconds (training and the one
     validation at the end) and the final validation accuracy."""
-    from resnas.train import _DeviceData, _scheduler, evaluate_model
+    from resnas.train import _DeviceData, _scheduler, evaluate_model, fp32_depthwise
 
     dev = torch.device("cpu")
     fmt = torch.channels_last if setting.channels_last else torch.contiguous_format
-    with _threads(setting.threads):
+    with _threads(setting.threads), fp32_depthwise(model, setting.bf16 and setting.fp32_depthwise):
         start = time.perf_counter()
         model = model.to(dev, memory_format=fmt)
         data = _DeviceData.get(bundle, dev)
@@ -315,8 +317,10 @@ def images_per_s(model, bundle: data_mod.Bundle, setting: CpuSetting, batch_size
         loss.backward()
         opt.step()
 
+    from resnas.train import fp32_depthwise
+
     best = 0.0
-    with _threads(setting.threads):
+    with _threads(setting.threads), fp32_depthwise(model, setting.bf16 and setting.fp32_depthwise):
         step()
         for _ in range(repeats):
             start = time.perf_counter()
@@ -328,21 +332,37 @@ def images_per_s(model, bundle: data_mod.Bundle, setting: CpuSetting, batch_size
 
 # The engine's two CPU paths (resnas.train: precision 'fp32' and 'bf16'), as fit_cpu levers.
 ENGINE_FP32 = CpuSetting()
-ENGINE_BF16 = CpuSetting(bf16=True, channels_last=True)
+ENGINE_BF16 = CpuSetting(bf16=True, channels_last=True, fp32_depthwise=True)
+BF16_ALL = CpuSetting(bf16=True, channels_last=True)  # plain autocast, depthwise convolutions too
 
 
 def tuned_cpu_settings(bf16_capable: bool) -> tuple[CpuSetting, ...]:
-    """The CPU settings figure 4 sets against the engine's fp32: channels_last, and the engine's bf16 (autocast +
-    channels_last) where the CPU has bf16 hardware (detected, never assumed) or the caller forces it. Measured per
-    family on 2 cores with avx512_bf16 (README): channels_last never lost; bf16 + channels_last beat the engine's
-    fp32 in every family, by least for basic depthwise networks (where fp32 + channels_last was faster still)."""
+    """The CPU settings figure 4 sets against the engine's fp32: channels_last, and where the CPU has bf16
+    hardware (detected, never assumed) or the caller forces it, bf16 autocast + channels_last with and without
+    the engine's fp32 depthwise convolutions (the two differ only in depthwise families). Measured per family on
+    2 cores with avx512_bf16 (README): channels_last never lost; bf16 + channels_last beat the engine's fp32 in
+    every family, by least for basic depthwise networks (where fp32 + channels_last was faster still)."""
     fp32 = CpuSetting(channels_last=True)
-    return (fp32, ENGINE_BF16) if bf16_capable else (fp32,)
+    return (fp32, BF16_ALL, ENGINE_BF16) if bf16_capable else (fp32,)
 
 
-def engine_precision(setting: CpuSetting) -> str | None:
-    """'fp32' or 'bf16' when `setting` is what resnas.train does on a CPU in that precision, else None."""
-    return {ENGINE_FP32: "fp32", ENGINE_BF16: "bf16"}.get(dataclasses.replace(setting, threads=None))
+def effective(setting: CpuSetting, model) -> CpuSetting:
+    """`setting` as it acts on `model`: keeping depthwise convolutions fp32 changes nothing without them."""
+    from resnas.train import is_depthwise
+
+    if setting.fp32_depthwise and not (setting.bf16 and any(is_depthwise(m) for m in model.modules())):
+        return dataclasses.replace(setting, fp32_depthwise=False)
+    return setting
+
+
+def engine_precision(setting: CpuSetting, model=None) -> str | None:
+    """'fp32' or 'bf16' when `setting` is what resnas.train does on a CPU in that precision (for `model`: bf16
+    without depthwise convolutions is plain autocast), else None."""
+    plain = dataclasses.replace(setting, threads=None)
+    if model is not None:
+        plain = effective(plain, model)
+        return {ENGINE_FP32: "fp32", effective(ENGINE_BF16, model): "bf16"}.get(plain)
+    return {ENGINE_FP32: "fp32", ENGINE_BF16: "bf16"}.get(plain)
 
 
 def cpu_engine_families(families=FAMILIES, train_images: int = 2000, val_images: int = 1000, epochs: int = 2,
@@ -375,11 +395,17 @@ def cpu_engine_families(families=FAMILIES, train_images: int = 2000, val_images:
 
         images = epochs * len(bundle.y_train)
         today = None
+        probe = fresh()
+        done = set()
         for setting in settings:
+            setting = effective(setting, probe)
+            if setting in done:  # the same computation on this network (no depthwise convolution to keep fp32)
+                continue
+            done.add(setting)
             images_per_s(fresh(), bundle, setting, steps=1, repeats=1)  # warm-up
             res = fit_cpu(fresh(), bundle, recipe, setting, seed)
             row = {"family": str(fam), "model": str(cfg), "cpu_bf16": bf16, "threads": torch.get_num_threads(),
-                   "setting": str(setting), "engine": engine_precision(setting),
+                   "setting": str(setting), "engine": engine_precision(setting, probe),
                    "emulated_bf16": setting.bf16 and bf16 is None,
                    "images_per_s": images / res["seconds"], "val_acc": res["val_acc"]}
             today = today or row

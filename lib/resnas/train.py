@@ -13,6 +13,7 @@ broken environment, not a property of the candidate: it is raised (`failure_kind
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -43,8 +44,9 @@ class TrainRecipe:
     precision: 'auto' (bf16 autocast on CUDA, and on a CPU whose bf16 hardware `resnas.threads.cpu_bf16()`
     detects; fp32 elsewhere), 'fp32' (fp32 throughout, the default layout on the CPU: bit-identical to the
     engine before the option existed) or 'bf16' (autocast wherever asked, emulated and slow on a CPU without bf16
-    hardware). Weights, gradients, the optimiser and the loss stay fp32 under autocast. The evaluator keys and
-    records the precision a recipe resolves to (`resolved`), never 'auto'.
+    hardware). Weights, gradients, the optimiser and the loss stay fp32 under autocast, and on the CPU so do
+    depthwise convolutions (`fp32_depthwise_on`). The evaluator keys and records the precision a recipe
+    resolves to (`resolved`), never 'auto'.
     """
 
     epochs: int = 20
@@ -352,7 +354,61 @@ def uses_channels_last(device: torch.device, precision: str) -> bool:
     return device.type == "cuda" or (device.type == "cpu" and precision == "bf16")
 
 
+def is_depthwise(module: nn.Module) -> bool:
+    """A depthwise convolution: one input channel per group (the ERA space's group size 1)."""
+    return isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups == module.in_channels
+
+
+def fp32_depthwise_on(device: torch.device, precision: str) -> bool:
+    """Whether bf16 training keeps depthwise convolutions in fp32: on the CPU, yes. Measured (README, `make bench`
+    figure 4): bf16 was the slowest setting for basic depthwise networks on an avx512_bf16 CPU, and the two
+    depthwise families lost 0.10-0.16 of validation accuracy under bf16 where every other family lost none
+    (a depthwise filter's gradient sums a whole batch of products per weight). CUDA keeps plain autocast."""
+    return device.type == "cpu" and precision == "bf16"
+
+
+# Module-level hooks (a deep copy taken inside, e.g. a snapshot in on_epoch, stays picklable): the autocast state
+# each depthwise convolution found, restored when it has run.
+_AUTOCAST_BEFORE: dict[int, bool] = {}
+
+
+def _fp32_enter(module, args):
+    kind = args[0].device.type
+    _AUTOCAST_BEFORE[id(module)] = torch.is_autocast_enabled(kind)
+    torch.set_autocast_enabled(kind, False)
+    return (args[0].float(), *args[1:])
+
+
+def _fp32_leave(module, args, output):
+    before = _AUTOCAST_BEFORE.pop(id(module), None)
+    if before is not None:
+        torch.set_autocast_enabled(output.device.type, before)
+
+
+@contextlib.contextmanager
+def fp32_depthwise(model: nn.Module, enabled: bool = True):
+    """Inside, `model`'s depthwise convolutions run with autocast switched off and fp32 inputs (their outputs,
+    and so their gradients, are fp32); every other operation autocasts as usual. The hooks go when it exits."""
+    if not enabled:
+        yield model
+        return
+    handles = []
+    for m in model.modules():
+        if is_depthwise(m):
+            handles += [m.register_forward_pre_hook(_fp32_enter), m.register_forward_hook(_fp32_leave)]
+    try:
+        yield model
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def _train(model, bundle, recipe, seed, dev, precision, params, flops, start, progress, on_epoch) -> TrainResult:
+    with fp32_depthwise(model, fp32_depthwise_on(dev, precision)):
+        return _train_loop(model, bundle, recipe, seed, dev, precision, params, flops, start, progress, on_epoch)
+
+
+def _train_loop(model, bundle, recipe, seed, dev, precision, params, flops, start, progress, on_epoch):
     cuda = dev.type == "cuda"
     amp = precision == "bf16"
     layout = torch.channels_last if uses_channels_last(dev, precision) else torch.contiguous_format
