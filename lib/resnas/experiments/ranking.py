@@ -13,6 +13,12 @@ archive's accuracies and says so.
 
 The archive is the era_search notebook's when it exists (its networks, data and recipe), otherwise one this
 notebook builds from random networks of the same reduced space. The notebook calls these functions.
+
+The table lane (`lane='table'`, #14; the default profile): the ERA table (`resnas.tabular`) supplies the labels
+(its long-budget accuracies, `table_labels`), the cheap proxy (its short-budget accuracies of the same networks,
+ranked on the same held-out networks: `table_baselines`) and the search picks' truth (the evolution searches the
+labelled networks, `tabular.TableSpace`): RNAS Tables 2 and 3 repeated `table_repeats` times
+(`repeated_fraction_study`, `table_study`), nothing trained. The train lane (ci, paper) is the rest.
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from resnas.claims import Claim
+from resnas.claims import MIN_BOOTSTRAP_N, Claim
 from resnas.data import DATASETS
 from resnas.params import check_low_lr_epochs, check_val_size, param, require
 from resnas.predictor import (ENCODINGS, FOREST, LOSSES, ForestConfig, PredictorConfig, encode, exhaustive_top, fit,
@@ -33,10 +39,13 @@ from resnas.predictor import (ENCODINGS, FOREST, LOSSES, ForestConfig, Predictor
 
 LONG = "long-budget retraining"
 FALLBACK = "search accuracy (fallback)"
+TABLE_SOURCE = "ERA table: long-budget training"  # the table lane's labels (resnas.tabular)
+LANES = ("train", "table")
 OURS = "ours: RankNet, pairwise loss"
 PEER = "peer: random forest (E2EPP-style)"
 MSE_COMPARATOR = "second comparator: RankNet, MSE loss"
 GUIDED = (OURS, PEER, MSE_COMPARATOR)
+PROXY_GUIDED = "the cheap proxy: short-budget accuracy"  # table lane: evolution guided by the E-epoch accuracy
 EXHAUSTIVE = "ours, exhaustive: the public RNAS code's search"
 NB201_CELLS = 15_625  # 5 operations on 6 edges (resnas.spaces.cells.NB201.size(); a test checks it)
 MIN_HELD_OUT = 3  # a Kendall tau over 2 networks takes only the values -1 and +1
@@ -45,6 +54,12 @@ SWEEP_VAL_FRACTION = 0.25  # of the training networks, to choose the margin and 
 
 @dataclass(frozen=True)
 class Params:
+    lane: str = param("train", choices=LANES,
+                      help="train: labels from real trainings (the era_search archive and the fidelity study's "
+                           "retraining; picks trained); table: labels, cheap proxy and picks looked up in the ERA "
+                           "table (resnas.tabular), nothing trained")
+    table: str = param("era_fmnist14", help="lane 'table': the ERA table (resnas.tabular) to read; its subspace is "
+                                            "then the space (era.make_space)")
     search_results: str = param("", help="an era_search result folder (default: results/<profile>/era_search)")
     fidelity_results: str = param("", help="a fidelity_correlation result folder whose store holds the long-budget "
                                            "retraining (default: results/<profile>/fidelity_correlation)")
@@ -98,6 +113,19 @@ class Params:
                                                                        "fits (default: predictor_epochs)")
     nb201_test: int = param(1000, ge=MIN_HELD_OUT, le=15_000, help="held-out NAS-Bench-201 cells, disjoint from "
                                                                   "the labelled ones, that every tau is measured on")
+    # the table lane (lane: table): the ERA table's long-budget accuracies label, its short-budget ones are the proxy
+    table_repeats: int = param(20, ge=2, le=1000, help="repeats of the table lane's fraction study and searches, each "
+                                                       "with its own held-out networks, subsample and initialisation "
+                                                       "(RNAS Tables 3 and 6: 20)")
+    table_predictor_epochs: int | None = param(None, ge=1, le=10000, help="full-batch Adam steps of the table lane's "
+                                                                        "fits (default: predictor_epochs)")
+    table_evolution_steps: int = param(100, ge=2, help="steps of each predictor-guided evolution over the table's "
+                                                       "labelled networks")
+    table_population: int = param(20, ge=2, help="population of those evolutions")
+    table_top: int = param(5, ge=1, help="picks of each table-lane search run, looked up in the table (RNAS Table 3: "
+                                         "the best of a run's top 10)")
+    workers: int = param(1, ge=1, le=64, help="processes for the table lookups' predictor fits (table lane and the "
+                                              "NAS-Bench-201 section), one repeat each; results do not depend on it")
 
     def __post_init__(self):
         check_val_size(self.val_size, self.dataset)
@@ -129,6 +157,10 @@ class Params:
                 f"min_labels={self.min_labels} is below {floor}, the fewest labels with which a split at "
                 f"test_fraction={self.test_fraction} holds out {MIN_HELD_OUT} networks and leaves the sweep 2 "
                 f"to train and 2 to validate on; allowed: {floor} or more (or none: {floor})")
+        require(self.table_population < self.table_evolution_steps,
+                f"table_population={self.table_population} must be below table_evolution_steps="
+                f"{self.table_evolution_steps} so that the evolution makes a child; allowed: 2 to "
+                f"{self.table_evolution_steps - 1}")
         require("pairwise_continuity" not in self.losses or any(v > 0 for v in self.lams),
                 f"lams={list(self.lams)} has no positive weight for the pairwise_continuity loss (lambda = 0 is "
                 f"plain pairwise); allowed: a list with at least one value > 0, or losses without it")
@@ -220,11 +252,17 @@ def long_budget_frame(path, data, recipe, seed: int) -> pd.DataFrame:
     records = archive.records()
     archive.close()
     rows = []
+    # The precision is compared as it resolved (Record.precision: 'fp32' or 'bf16'), not as the recipe spelled
+    # it: a record made before recipes had one, or with 'auto', trained in what its fingerprint says.
+    skip = ("epochs", "precision")
+    want_rest = {k: v for k, v in want_recipe.items() if k not in skip}
+    want_precision = want_recipe.get("precision")
     for r in records:
-        rest = {k: v for k, v in r.recipe.items() if k != "epochs"}
+        rest = {k: v for k, v in r.recipe.items() if k not in skip}
         if not (r.ok and r.space == "era" and r.seed == seed and r.data == want_data
                 and r.data.get("split") == "val"  # the test split never labels (also implied by the line above)
-                and rest == {k: v for k, v in want_recipe.items() if k != "epochs"}
+                and rest == want_rest
+                and (want_precision not in ("fp32", "bf16") or r.precision == want_precision)
                 and r.recipe["epochs"] > recipe.epochs):
             continue
         rows.append({"config": config_json("era", r.config), "label": 100 * r.final_val_acc,
@@ -313,6 +351,108 @@ def _sufficiency(n: int, min_labels: int, informative: int, test_fraction: float
             f"supply at least 200 (the tabular-benchmark issue).")
 
 
+def table_labels(table: pd.DataFrame, test_fraction: float, min_labels: int | None = None) -> LabelSet:
+    """The table lane's labels (`resnas.tabular.load_table()`): every network the table trained at its long
+    budget, labelled with that training's final validation accuracy (%, the first seed); its short-budget (E
+    epochs) training of the same seed is the cheap proxy (`proxy_accuracy`, and its curve as epoch_k /
+    seconds_k for the early-epoch baselines), never a label. Networks whose long training failed (no accuracy)
+    are left out and counted in the note. Fewer than `min_labels` (None: `min_labels_rule`) is an error: the
+    table is too partial to learn from."""
+    from resnas.data import DataSpec
+    from resnas.spaces.era import EraConfig
+    from resnas.train import TrainRecipe
+
+    identity = table.attrs.get("identity") or {}
+    budgets = sorted(int(b) for b in table.budget.unique())
+    short = int(identity.get("recipe", {}).get("epochs", budgets[0]))
+    long = int(identity.get("long_epochs", budgets[-1]))
+    if long not in budgets or short not in budgets or long <= short:
+        raise ValueError(f"the table has budgets {budgets}; the table lane needs its short budget ({short}) and a "
+                         f"longer one ({long}) to label with")
+    first = int(table.seed.min())
+
+    def finals(budget: int) -> pd.DataFrame:
+        rows = table[(table.budget == budget) & (table.seed == first) & (table.epoch == budget)]
+        return rows.drop_duplicates("config").set_index("config")
+
+    lab, prox = finals(long), finals(short)
+    curves = table[(table.budget == short) & (table.seed == first)]
+    acc = curves.pivot_table(index="config", columns="epoch", values="val_acc", aggfunc="first") * 100
+    secs = curves.pivot_table(index="config", columns="epoch", values="seconds", aggfunc="first")
+    failed = int(lab.val_acc.isna().sum())
+    lab = lab[lab.val_acc.notna() & lab.index.isin(prox.index)]
+    frame = pd.DataFrame({"config": lab.index, "accuracy": 100 * lab.val_acc.to_numpy(),
+                          "proxy_accuracy": 100 * prox.val_acc.reindex(lab.index).to_numpy(),
+                          "params": lab.params.to_numpy(), "flops": lab.flops.to_numpy(),
+                          "seconds": prox.seconds.reindex(lab.index).to_numpy(),
+                          "label_seconds": lab.seconds.to_numpy()})
+    for e in acc.columns:
+        frame[f"epoch_{int(e)}"] = acc[e].reindex(lab.index).to_numpy()
+        frame[f"seconds_{int(e)}"] = secs[e].reindex(lab.index).to_numpy()
+    # the key every lookup uses (picks, TableSpace members): the canonical configuration's JSON
+    frame["config"] = [EraConfig.from_json(c).canonical().to_json() for c in frame.config]
+    frame = frame.sort_values("config").reset_index(drop=True)
+    min_labels = min_labels or min_labels_rule(test_fraction)
+    if len(frame) < min_labels:
+        raise ValueError(f"the ERA table holds {len(frame)} networks with a {long}-epoch accuracy, fewer than "
+                         f"min_labels={min_labels}; allowed: lane='train', or a table with more long-budget "
+                         f"networks (python -m resnas.experiments.era_table generate)")
+    distinct = table.config.nunique()
+    try:
+        complete = distinct >= subspace_of_identity(identity).distinct_size()
+    except ValueError:
+        complete = False
+    data = DataSpec(**identity["data"]) if "data" in identity else None
+    recipe = None
+    if "recipe" in identity:
+        rec = {k: tuple(v) if isinstance(v, list) else v for k, v in identity["recipe"].items()}
+        try:
+            recipe = TrainRecipe(**{**rec, "epochs": long,
+                                    "low_lr_epochs": int(identity.get("long_low_lr_epochs", rec.get("low_lr_epochs")))})
+        except (TypeError, ValueError):  # a recipe field this version lacks: the lane trains nothing anyway
+            recipe = None
+    informative = informative_labels(test_fraction)
+    partial = f" (the table is partial: {distinct} networks so far, a generation in progress)" \
+        if not complete else ""
+    note = (f"**Labels (table lane).** {len(frame)} networks of the ERA table{partial} trained for {long} epochs, "
+            f"their final validation accuracy (seed {first}); "
+            + (f"{failed} long trainings failed and are left out; " if failed else "")
+            + f"their {short}-epoch training (same seed, data and recipe otherwise) is the cheap proxy, ranked "
+              f"against these labels below, never a label. Nothing is trained here.")
+    return LabelSet(frame, TABLE_SOURCE, long, short, data, recipe, first, "resnas.tabular.load_table()",
+                    len(lab) + failed, min_labels, informative,
+                    note + _sufficiency(len(frame), min_labels, informative, test_fraction))
+
+
+def subspace_of_identity(identity: dict):
+    from resnas.tabular import subspace_of
+
+    return subspace_of(identity)
+
+
+def table_split_sizes(n: int, test_fraction: float) -> tuple[int, int]:
+    """(labelled, held out) of the table lane's n labelled networks: each repeat holds out `held_out` of them
+    and learns from the rest."""
+    test = held_out(test_fraction, n)
+    return n - test, test
+
+
+def table_baselines(frame: pd.DataFrame, seeds, n_labelled: int, n_test: int, proxy_epochs: int) -> pd.DataFrame:
+    """`baselines` (parameters, FLOPs, every epoch of the short training, the cheap proxy at E epochs) on the
+    held-out networks of every repeat of the table lane: the same networks its predictors rank
+    (`nb201_splits` with the same seeds and sizes). One row per (seed, method), with n_test."""
+    parts = []
+    for seed, _, _, test in nb201_splits(len(frame), n_labelled, n_test, [1.0], seeds):
+        parts.append(baselines(frame, test, proxy_epochs, False, proxy_method(proxy_epochs))
+                     .assign(seed=seed, n_test=len(test)))
+    return pd.concat(parts, ignore_index=True)[["seed", "method", "tau", "cost_seconds", "n_test"]]
+
+
+def proxy_method(proxy_epochs: int) -> str:
+    """The table lane's cheap proxy's name in `baselines`: the table's short-budget accuracy."""
+    return f"the cheap proxy: {proxy_epochs}-epoch accuracy"
+
+
 def label_table(labels: LabelSet) -> pd.DataFrame:
     """One row: which labels, how many, from where, and the two minimums."""
     return pd.DataFrame([{
@@ -368,10 +508,12 @@ def make_splits(frame: pd.DataFrame, p: Params) -> tuple[list, pd.DataFrame]:
     return splits, pd.DataFrame(rows)
 
 
-def baselines(frame: pd.DataFrame, test_idx: np.ndarray, proxy_epochs: int, proxy_is_label: bool) -> pd.DataFrame:
+def baselines(frame: pd.DataFrame, test_idx: np.ndarray, proxy_epochs: int, proxy_is_label: bool,
+              proxy_name: str | None = None) -> pd.DataFrame:
     """Kendall tau against the labels on the held-out networks, and the training seconds each ranking costs
     there: parameters and FLOPs (free), the search's accuracy after each recorded epoch (that much training);
-    the last search epoch is the cheap proxy itself (left out when it is the label: the fallback)."""
+    the last search epoch is the cheap proxy itself (named `proxy_name`; left out when it is the label: the
+    fallback)."""
     test = frame.iloc[test_idx]
     rows = [{"method": "parameters", "tau": kendall_tau(test.params, test.accuracy), "cost_seconds": 0.0},
             {"method": "FLOPs", "tau": kendall_tau(test.flops, test.accuracy), "cost_seconds": 0.0}]
@@ -379,7 +521,8 @@ def baselines(frame: pd.DataFrame, test_idx: np.ndarray, proxy_epochs: int, prox
     for e in recorded:
         if e > proxy_epochs or (proxy_is_label and e == proxy_epochs):
             continue
-        name = f"the cheap proxy: search accuracy ({e} epochs)" if e == proxy_epochs else f"epoch {e} accuracy"
+        name = (proxy_name or f"the cheap proxy: search accuracy ({e} epochs)") if e == proxy_epochs else \
+            f"epoch {e} accuracy"
         rows.append({"method": name, "tau": kendall_tau(test[f"epoch_{e}"], test.accuracy),
                      "cost_seconds": float(test[f"seconds_{e}"].sum())})
     return pd.DataFrame(rows)
@@ -398,10 +541,14 @@ def mean_by_split(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- the predictor
-def sweep(frame: pd.DataFrame, p: Params, seed: int = 0) -> pd.DataFrame:
+def sweep(frame: pd.DataFrame, p: Params, seed: int = 0, train_idx=None, epochs: int | None = None) -> pd.DataFrame:
     """Choose the pairwise margin and the continuity weight on a validation split of the training
-    architectures (the paper's values were lost: spec/rnas.md). lambda = 0 is the plain pairwise loss."""
-    train_idx, _ = split_indices(len(frame), p.test_fraction, seed)
+    architectures (the paper's values were lost: spec/rnas.md). lambda = 0 is the plain pairwise loss.
+    `train_idx`: the networks it may use (default: the training side of the seed's random split; the table
+    lane passes its first repeat's labelled sample); `epochs`: the fits' steps (default: predictor_epochs)."""
+    if train_idx is None:
+        train_idx, _ = split_indices(len(frame), p.test_fraction, seed)
+    train_idx = np.asarray(train_idx)
     inner_train, inner_val = split_indices(len(train_idx), SWEEP_VAL_FRACTION, seed + 100)
     tr, va = train_idx[inner_train], train_idx[inner_val]
     x = encode(configs_of(frame), "tensor")
@@ -410,7 +557,7 @@ def sweep(frame: pd.DataFrame, p: Params, seed: int = 0) -> pd.DataFrame:
     for m in p.margins:
         for lam in p.lams:
             cfg = PredictorConfig(loss="pairwise_continuity" if lam > 0 else "pairwise", margin=m, lam=lam,
-                                  epochs=p.predictor_epochs, hidden=p.hidden, seed=seed)
+                                  epochs=epochs or p.predictor_epochs, hidden=p.hidden, seed=seed)
             pred = fit(None, y[tr], cfg, features=x[tr])
             rows.append({"margin": m, "lam": lam, "val_tau": kendall_tau(pred.score_features(x[va]), y[va]),
                          "n_train": len(tr), "n_val": len(va)})
@@ -568,15 +715,21 @@ def attach_truth(picks: pd.DataFrame, frame: pd.DataFrame, evaluate) -> pd.DataF
     return out
 
 
-def table3(picks: pd.DataFrame) -> pd.DataFrame:
-    """Ours in RNAS Table 3's shape: per guided method, the best true accuracy among each run's picks (mean ±
-    sd over the search seeds) and the share of labelled networks more accurate than it."""
-    guided = picks[picks.method.isin(GUIDED)].dropna(subset=["accuracy"])  # a failed pick is no run's best
+def table3(picks: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> pd.DataFrame:
+    """Ours in RNAS Table 3's shape: per guided method (and the cheap proxy where it guided a search: the table
+    lane), the best true accuracy among each run's picks: mean ± sd over the search seeds, with a 95% interval
+    of the mean (`interval_method`), and the share of labelled networks more accurate than it."""
+    methods = GUIDED + (PROXY_GUIDED,)
+    guided = picks[picks.method.isin(methods)].dropna(subset=["accuracy"])  # a failed pick is no run's best
     best = guided.loc[guided.groupby(["method", "seed"]).accuracy.idxmax()]
     g = best.groupby("method", sort=False).agg(accuracy=("accuracy", "mean"), accuracy_sd=("accuracy", "std"),
                                                better_labelled_pct=("better_labelled_pct", "mean"),
                                                runs=("seed", "nunique"))
-    g = g.reindex([m for m in GUIDED if m in g.index]).reset_index()
+    g = g.reindex([m for m in methods if m in g.index]).reset_index()
+    intervals = [_interval(best[best.method == m].accuracy.to_numpy(float), seed, n_resamples) for m in g.method]
+    g["low"] = [lo for lo, _ in intervals]
+    g["high"] = [hi for _, hi in intervals]
+    g["interval"] = [interval_method(int(n)) for n in g.runs]
     g["picks_per_run"] = int(guided.groupby(["method", "seed"]).size().max()) if len(guided) else 0
     g["rnas_row"] = g.method.map(RNAS_TABLE3_MATCH)
     return g
@@ -656,6 +809,7 @@ def table2(study: pd.DataFrame) -> pd.DataFrame:
 # AnalogNAS-Bench's runs), encoded as the adjacency x operation tensor (`predictor.cell_encoding`, 5 x 4 x 4).
 # The same RankNet, losses, margin, lambda and fractions as the ERA study; only the space and labels change.
 ERA_SPACE = "ERA space (our labels)"
+ERA_TABLE_SPACE = "ERA table (Fashion-MNIST 14 px, long budget)"  # the table lane's ERA rows
 NB201_SPACE = "NAS-Bench-201 (CIFAR-10, 200 epochs)"
 NB201_ENCODING = "cell"  # the `encoding` column of NB201 rows: predictor.cell_encoding
 
@@ -681,75 +835,274 @@ def _ranknet(x: np.ndarray, y: np.ndarray, config: PredictorConfig):
 
 
 def nb201_fraction_study(x: np.ndarray, y: np.ndarray, fractions, losses, base: PredictorConfig, seeds,
-                         n_labelled: int, n_test: int, fitter=_ranknet, progress: bool = False) -> pd.DataFrame:
+                         n_labelled: int, n_test: int, fitter=_ranknet, progress: bool = False,
+                         workers: int = 1) -> pd.DataFrame:
     """RNAS Table 2 on a table of cells: held-out Kendall tau of a predictor fit on a fraction of a labelled
     sample, one row per (seed, loss, fraction). `x`: features of every cell (`predictor.cell_encoding`), `y`:
     their accuracies; splits from `nb201_splits`. Every loss of a seed and fraction trains on the same cells
     (paired), with `base` (margin, lambda, epochs, hidden) and the seed as initialisation.
     `fitter(x_train, y_train, config)` returns anything with `score_features(x)` (default: the RankNet `fit`).
     Columns as `predictor.fraction_study`'s (split 'random', encoding NB201_ENCODING) plus `space`."""
+    study, _ = repeated_fraction_study(x, y, fractions, losses, base, seeds, n_labelled, n_test, fitter=fitter,
+                                       space=NB201_SPACE, encoding=NB201_ENCODING, progress=progress,
+                                       workers=workers)
+    return study
+
+
+@dataclass(frozen=True)
+class TableSearch:
+    """RNAS Table 3 on a table (the table lane): in every repeat, predictors fit on the smallest fraction's
+    training networks guide a regularized evolution over the labelled networks (`tabular.TableSpace` of
+    `base`, the table's subspace, built in the worker: a TableSpace does not pickle), so every pick has a
+    label. `configs`: the labelled networks in the order of the features' rows;
+    `ours`: our predictor (the sweep's choice); `forest`: the E2EPP-style peer; `proxy`: each labelled network's
+    cheap-proxy accuracy (it guides one more evolution, PROXY_GUIDED; None: not run)."""
+    base: object
+    configs: tuple
+    ours: PredictorConfig
+    forest: ForestConfig
+    proxy: tuple | None
+    steps: int
+    population: int
+    top: int
+
+
+class _Lookup:
+    """A 'predictor' that looks scores up (the cheap proxy's accuracy of a labelled network)."""
+
+    def __init__(self, scores: dict):
+        self.scores = scores
+
+    def score(self, configs) -> np.ndarray:
+        return np.array([self.scores[c] for c in configs], dtype=np.float64)
+
+
+def _same_fit(a: PredictorConfig, b: PredictorConfig) -> bool:
+    """Whether two configurations fit the same predictor: lambda matters only to the continuity loss."""
+    if a.loss != "pairwise_continuity":
+        a, b = a.replace(lam=0.0), b.replace(lam=0.0)
+    return a == b
+
+
+def _table_search(x, y, train, seed: int, search: TableSearch, fitted: dict) -> pd.DataFrame:
+    """One repeat's searches (see TableSearch): ours, the peer and the MSE comparator fit on `train` (a fit
+    the fraction study made with the same configuration is reused: `fitted[loss] = (config, predictor,
+    seconds)`), then each guides an evolution with the repeat's seed; and the cheap proxy guides one."""
     import time
 
-    x, y = np.asarray(x), np.asarray(y, dtype=np.float64)
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} cells and y {len(y)} accuracies; allowed: one accuracy per cell")
-    grid = list(nb201_splits(len(y), n_labelled, n_test, fractions, seeds))
-    bar = None
-    if progress:
-        from resnas.progress import tqdm
-        bar = tqdm(total=len(grid) * len(losses), desc="NAS-Bench-201 predictor fits", leave=False)
+    def ranknet(config):
+        config = config.replace(seed=seed)
+        if config.loss in fitted and _same_fit(fitted[config.loss][0], config):
+            return fitted[config.loss][1], fitted[config.loss][2]
+        t0 = time.perf_counter()
+        pred = fit(None, y[train], config, features=x[train])
+        return pred, time.perf_counter() - t0
+
+    def forest():
+        t0 = time.perf_counter()
+        pred = fit_forest(None, y[train], search.forest.replace(seed=seed), features=x[train])
+        return pred, time.perf_counter() - t0
+
+    makers = {OURS: lambda: ranknet(search.ours), PEER: forest,
+              MSE_COMPARATOR: lambda: ranknet(search.ours.replace(loss="mse"))}
+    if search.proxy is not None:
+        makers[PROXY_GUIDED] = lambda: (_Lookup(dict(zip(search.configs, search.proxy))), 0.0)
+    from resnas.tabular import TableSpace
+
+    space = TableSpace(search.base, search.configs)
     rows = []
-    for seed, frac, train, test in grid:
+    for method, make in makers.items():
+        pred, fit_seconds = make()
+        t0 = time.perf_counter()
+        picks = predictor_guided_evolution(pred, space, search.steps, search.population, seed, search.top, method)
+        rows.append(picks.assign(seed=seed, pick=range(1, len(picks) + 1), n_train=len(train),
+                                 fit_seconds=fit_seconds, search_seconds=time.perf_counter() - t0))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _one_repeat(x, y, seed: int, fractions, losses, base: PredictorConfig, n_labelled: int, n_test: int, fitter,
+                space: str, encoding: str, search: TableSearch | None) -> tuple[list, list]:
+    """`repeated_fraction_study` for one seed: its rows, and its search picks (a frame, or none)."""
+    import time
+
+    rows, picks = [], []
+    smallest = min(float(f) for f in fractions)
+    for _, frac, train, test in nb201_splits(len(y), n_labelled, n_test, fractions, [seed]):
+        fitted = {}
         for loss in losses:
+            config = base.replace(loss=loss, seed=seed)
             t0 = time.perf_counter()
-            pred = fitter(x[train], y[train], base.replace(loss=loss, seed=seed))
+            pred = fitter(x[train], y[train], config)
             seconds = time.perf_counter() - t0
+            fitted[loss] = (config, pred, seconds)
             history = getattr(pred, "history", None) or [{"train_tau": np.nan}]
-            rows.append({"space": NB201_SPACE, "split": "random", "seed": seed, "encoding": NB201_ENCODING,
+            rows.append({"space": space, "split": "random", "seed": seed, "encoding": encoding,
                          "loss": loss, "fraction": frac, "n_train": len(train), "n_test": len(test),
                          "tau": kendall_tau(pred.score_features(x[test]), y[test]),
                          "train_tau": max(h["train_tau"] for h in history), "fit_seconds": seconds})
+        if search is not None and frac == smallest:
+            picks.append(_table_search(x, y, train, seed, search, fitted))
+    return rows, picks
+
+
+def repeated_fraction_study(x: np.ndarray, y: np.ndarray, fractions, losses, base: PredictorConfig, seeds,
+                            n_labelled: int, n_test: int, fitter=_ranknet, space: str = NB201_SPACE,
+                            encoding: str = NB201_ENCODING, search: TableSearch | None = None,
+                            progress: bool = False, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """RNAS Table 2 repeated on a table (NAS-Bench-201's cells, the ERA table's labelled networks): for every
+    seed, `nb201_splits` draws `n_labelled` networks to learn from and `n_test` others to hold out, and every
+    loss is fit (`fitter(x_train, y_train, config)`, with the seed as initialisation) on each fraction's nested
+    subsample and ranks the held-out networks (Kendall tau). With `search`, each repeat also runs RNAS Table 3
+    on its smallest fraction (`TableSearch`). `workers` > 1 runs the repeats in that many processes (each fit is
+    seeded and single-threaded: the rows are the same). Returns the study (one row per seed, loss and
+    fraction; columns as `predictor.fraction_study`'s plus `space`) and the picks (empty without `search`)."""
+    x, y = np.asarray(x), np.asarray(y, dtype=np.float64)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} networks and y {len(y)} accuracies; allowed: one accuracy per network")
+    if n_labelled + n_test > len(y):  # fail before any worker starts
+        raise ValueError(f"n_labelled={n_labelled} + n_test={n_test} exceeds the {len(y)} cells; allowed: a sum of "
+                         f"at most {len(y)}")
+    seeds = list(seeds)
+    args = (fractions, losses, base, n_labelled, n_test, fitter, space, encoding, search)
+    if workers > 1 and len(seeds) > 1:
+        from joblib import Parallel, delayed
+
+        done = Parallel(n_jobs=min(workers, len(seeds)))(delayed(_one_repeat)(x, y, s, *args) for s in seeds)
+    else:
+        bar = None
+        if progress:
+            from resnas.progress import tqdm
+            bar = tqdm(total=len(seeds), desc=f"{space}: repeats", leave=False)
+        done = []
+        for s in seeds:
+            done.append(_one_repeat(x, y, s, *args))
             if bar is not None:
                 bar.update(1)
-    if bar is not None:
-        bar.close()
-    return pd.DataFrame(rows)
+        if bar is not None:
+            bar.close()
+    rows = [r for part, _ in done for r in part]
+    picks = [f for _, part in done for f in part]
+    return pd.DataFrame(rows), (pd.concat(picks, ignore_index=True) if picks else pd.DataFrame())
 
 
-def both_spaces(era: pd.DataFrame, nb201: pd.DataFrame, encoding: str = "tensor") -> pd.DataFrame:
+def table_epochs(p: Params) -> int:
+    """The table lane's predictor steps."""
+    return p.table_predictor_epochs or p.predictor_epochs
+
+
+def table_sweep(frame: pd.DataFrame, p: Params) -> pd.DataFrame:
+    """The margin / lambda sweep of the table lane, on its first repeat's labelled networks (never that
+    repeat's held-out ones; later repeats' held-out networks may have informed this two-number choice)."""
+    n_lab, n_test = table_split_sizes(len(frame), p.test_fraction)
+    _, _, labelled, _ = next(nb201_splits(len(frame), n_lab, n_test, [1.0], [0]))
+    return sweep(frame, p, seed=0, train_idx=labelled, epochs=table_epochs(p))
+
+
+def _no_training(configs):
+    raise RuntimeError(f"{len(configs)} table-lane pick(s) outside the labelled networks, e.g. {configs[0]}: the "
+                       f"search space is the labelled networks (TableSpace), so this is a bug, not a training to run")
+
+
+def table_study(frame: pd.DataFrame, p: Params, choice: "Choice", base_space, progress: bool = False
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The table lane's RNAS Tables 2 and 3: `table_repeats` repeats of `repeated_fraction_study` on the
+    labelled networks (`table_labels(...).frame`; features: the predictor's 'tensor' encoding of each ERA
+    configuration), every loss of `p.losses` at every fraction, and in each repeat the searches of
+    `TableSearch` over the labelled networks (`tabular.TableSpace` of `base_space`, the table's subspace),
+    their picks scored by their label (`attach_truth`, nothing trained). Returns (study, picks)."""
+    configs = configs_of(frame)
+    if p.table_population > len(configs):
+        raise ValueError(f"table_population={p.table_population} exceeds the {len(configs)} labelled networks the "
+                         f"table-lane evolution searches; allowed: 2 to {len(configs)}")
+    n_lab, n_test = table_split_sizes(len(frame), p.test_fraction)
+    x = encode(configs, "tensor")
+    epochs = table_epochs(p)
+    search = TableSearch(base_space, tuple(c.canonical() for c in configs), choice.search.replace(epochs=epochs),
+                         ForestConfig("tensor", p.forest_trees), tuple(frame.proxy_accuracy.astype(float)),
+                         p.table_evolution_steps, p.table_population, p.table_top)
+    study, picks = repeated_fraction_study(x, frame.accuracy.to_numpy(), p.fractions, p.losses,
+                                           choice.study.replace(epochs=epochs), range(p.table_repeats), n_lab,
+                                           n_test, space=ERA_TABLE_SPACE, encoding="tensor", search=search,
+                                           progress=progress, workers=p.workers)
+    return study, attach_truth(picks, frame, _no_training)
+
+
+def both_spaces(era: pd.DataFrame, nb201: pd.DataFrame, encoding: str = "tensor",
+                era_space: str = ERA_SPACE) -> pd.DataFrame:
     """The two fraction studies in one tidy frame for the side-by-side: the ERA study's random split with
-    `encoding` (RNAS's 'tensor', Proposed v2/v4) and the losses the NB201 study ran, beside the NB201 rows.
-    Columns: space, seed, loss, fraction, n_train, n_test, tau."""
+    `encoding` (RNAS's 'tensor', Proposed v2/v4) and the losses the NB201 study ran, named `era_space` (the
+    table lane: ERA_TABLE_SPACE), beside the NB201 rows. Columns: space, seed, loss, fraction, n_train,
+    n_test, tau."""
     cols = ["space", "seed", "loss", "fraction", "n_train", "n_test", "tau"]
     losses = set(nb201.loss) if len(nb201) else set(LOSSES)
-    e = era[(era.split == "random") & (era.encoding == encoding) & era.loss.isin(losses)].assign(space=ERA_SPACE)
+    e = era[(era.split == "random") & (era.encoding == encoding) & era.loss.isin(losses)].assign(space=era_space)
     return pd.concat([e[cols], nb201[cols] if len(nb201) else None], ignore_index=True)
 
 
+def interval_method(n: int) -> str:
+    """How a 95% interval of the mean over n repeats is computed: 'Student t' below MIN_BOOTSTRAP_N (a bootstrap
+    over a handful of repeats only reshuffles them: its interval is far too narrow), 'bootstrap' from there on
+    (percentile), 'none' below 2."""
+    return "none" if n < 2 else "Student t" if n < MIN_BOOTSTRAP_N else "bootstrap"
+
+
 def _interval(values: np.ndarray, seed: int, n_resamples: int) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean; (nan, nan) for fewer than 2 values, the value itself when
-    all are equal (the bootstrap distribution is then a point)."""
+    """95% interval of the mean (`interval_method`): a Student-t interval below MIN_BOOTSTRAP_N values, a
+    percentile bootstrap from there on; (nan, nan) for fewer than 2 values, the value itself when all are equal
+    (both intervals are then a point)."""
     from scipy import stats
 
-    v = values[np.isfinite(values)]
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
     if len(v) < 2:
         return math.nan, math.nan
     if np.ptp(v) == 0:
         return float(v[0]), float(v[0])
+    if len(v) < MIN_BOOTSTRAP_N:
+        half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+        return float(v.mean() - half), float(v.mean() + half)
     ci = stats.bootstrap((v,), np.mean, method="percentile", n_resamples=n_resamples, random_state=seed)
     return float(ci.confidence_interval.low), float(ci.confidence_interval.high)
 
 
 def tau_intervals(frame: pd.DataFrame, by=("space", "loss", "fraction"), seed: int = 0,
                   n_resamples: int = 2000) -> pd.DataFrame:
-    """Mean held-out tau per group over the repeats, with a 95% percentile bootstrap interval of the mean and
-    the repeats counted (an undefined tau is left out and not counted)."""
+    """Mean held-out tau per group over the repeats, with a 95% interval of the mean (`interval_method`: Student
+    t below MIN_BOOTSTRAP_N repeats, percentile bootstrap from there on; named in `interval`) and the repeats
+    counted (an undefined tau is left out and not counted)."""
     rows = []
     for key, g in frame.groupby(list(by), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
         low, high = _interval(g.tau.to_numpy(float), seed, n_resamples)
-        rows.append({**dict(zip(by, key)), "n_train": int(g.n_train.median()), "tau": g.tau.mean(), "low": low,
-                     "high": high, "repeats": int(g.tau.notna().sum())})
+        n = int(g.tau.notna().sum())
+        rows.append({**dict(zip(by, key)), "n_train": int(g.n_train.median()) if "n_train" in g else 0,
+                     "tau": g.tau.mean(), "low": low, "high": high, "repeats": n, "interval": interval_method(n)})
     return pd.DataFrame(rows)
+
+
+def side_by_side(spaces: pd.DataFrame, proxy_rows: pd.DataFrame | None = None, seed: int = 0,
+                 n_resamples: int = 2000) -> pd.DataFrame:
+    """RNAS Table 2 in both spaces (`tau_intervals` of `both_spaces`), with the table lane's named comparison
+    beside the predictors: `proxy_rows` (`table_baselines` rows of the cheap proxy: its held-out tau per
+    repeat, on the same networks the predictors rank) as rows of their own, loss = the method's name,
+    fraction 0 and n_train 0 (it learns from no label; it costs an E-epoch training of every network ranked)."""
+    iv = tau_intervals(spaces, seed=seed, n_resamples=n_resamples)
+    if proxy_rows is None or not len(proxy_rows):
+        return iv
+    pr = proxy_rows.assign(space=ERA_TABLE_SPACE, loss=proxy_rows.method, fraction=0.0, n_train=0)
+    return pd.concat([iv, tau_intervals(pr, seed=seed, n_resamples=n_resamples)], ignore_index=True)
+
+
+def label_long_form(labels: LabelSet) -> pd.DataFrame:
+    """The labels and (unless it is the label: the fallback) the cheap proxy, one row per network and kind,
+    for the histogram of the labelled networks' accuracies."""
+    frame = labels.frame
+    shown = ["accuracy"] if labels.proxy_is_label else ["accuracy", "proxy_accuracy"]
+    long_form = frame.melt(id_vars="config", value_vars=shown, var_name="what",
+                           value_name="validation accuracy (%)")
+    long_form["what"] = long_form.what.map({"accuracy": f"label ({labels.label_epochs} epochs)",
+                                            "proxy_accuracy": f"the cheap proxy ({labels.proxy_epochs} epochs)"})
+    return long_form
 
 
 def loss_gaps(frame: pd.DataFrame, a: str = "pairwise", b: str = "mse", seed: int = 0,
@@ -872,9 +1225,10 @@ def claim_rows(study: pd.DataFrame, picks: pd.DataFrame, labels: "LabelSet", p: 
         if len(study) else 0
     nb = loss_pairs(nb201) if nb201 is not None and len(nb201) else pd.DataFrame()
     era_id = "rnas.pairwise_beats_mse_era" if len(nb) else "rnas.pairwise_beats_mse"
+    table = " of the ERA table (table lane)" if labels.source == TABLE_SOURCE else ""
     c2 = replace(CLAIMS[era_id], protocol=proto,
-                 mapping=f"RNAS 0.1% of NAS-Bench-101 (424 networks) -> fraction {frac} of our {labels.n} labels "
-                         f"(about {n_train} training networks), {labels.label_epochs}-epoch labels{fb}")
+                 mapping=f"RNAS 0.1% of NAS-Bench-101 (424 networks) -> fraction {frac} of our {labels.n} labels"
+                         f"{table} (about {n_train} training networks), {labels.label_epochs}-epoch labels{fb}")
     rows = []
     if len(nb):
         sub = nb201[nb201.fraction == nb201.fraction.min()]
@@ -896,11 +1250,22 @@ def claim_rows(study: pd.DataFrame, picks: pd.DataFrame, labels: "LabelSet", p: 
                             f"{int(lp.encodings.max()) if len(lp) else 0}"))
     gp = guided_pairs(picks)
     label_s = float(labels.frame.label_seconds.mean()) if "label_seconds" in labels.frame else float("nan")
-    sec = float(gp.search_seconds.mean()) + 2 * p.top * label_s if len(gp) else float("nan")
-    c3 = replace(CLAIMS["rnas.guided_beats_peer"], protocol=proto,
-                 mapping=f"RNAS 20 seeds, best of each run's top 10 on NAS-Bench-101 -> {len(p.search_seeds)} search "
-                         f"seeds, best of each run's top {p.top} trained at the {labels.label_epochs}-epoch label "
-                         f"budget on {labels.data.name}{fb}")
+    if labels.source == TABLE_SOURCE:  # the table lane: picks looked up, nothing trained
+        sec = float(gp.search_seconds.mean()) if len(gp) else float("nan")
+        n_fit = int(picks.n_train.median()) if "n_train" in picks and len(picks) else 0
+        mapping = (f"RNAS 20 seeds, best of each run's top 10 on NAS-Bench-101 (predictor fit on 424 networks) -> "
+                   f"{gp.seed.nunique() if len(gp) else 0} repeats, best of each run's top {p.table_top} among the "
+                   f"{labels.n} labelled networks of the ERA table, looked up at their {labels.label_epochs}-epoch "
+                   f"validation accuracy (no training); predictors fit on {n_fit} of them (the smallest fraction)")
+        note = ("peer: E2EPP-style random forest on the same labelled networks; the evolution searches only the "
+                "table's labelled networks (resnas.tabular.TableSpace)")
+    else:
+        sec = float(gp.search_seconds.mean()) + 2 * p.top * label_s if len(gp) else float("nan")
+        mapping = (f"RNAS 20 seeds, best of each run's top 10 on NAS-Bench-101 -> {len(p.search_seeds)} search "
+                   f"seeds, best of each run's top {p.top} trained at the {labels.label_epochs}-epoch label "
+                   f"budget on {labels.data.name}{fb}")
+        note = "peer: E2EPP-style random forest on the same labelled networks"
+    c3 = replace(CLAIMS["rnas.guided_beats_peer"], protocol=proto, mapping=mapping)
     rows.append(decide(c3, gp.ours.to_numpy(), gp.peer.to_numpy(), paired=True, n_unit="repeats",
-                       seconds_per_run=sec, note="peer: E2EPP-style random forest on the same labelled networks"))
+                       seconds_per_run=sec, note=note))
     return rows
