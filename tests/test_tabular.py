@@ -159,28 +159,65 @@ def test_thesis_schedule_scaled_and_even_spreading():
     assert sum(r.seed == p.seeds[1] for r in runs) == 154 and sum(r.budget == 18 for r in runs) == 200
 
 
-# Kernels may differ between CPUs and thread counts: the shipped table is checked against a fresh training of
-# its cheapest network within TOLERANCE, the measured seed noise (see the era_table notebook's retrained note).
-# Measured: retrained on this CPU with the generation's thread count (1, in the parts' fingerprint) the curve is
-# identical (difference 0.0); at 2 threads one epoch of the same network differed by 0.10 (float reduction order
-# changes the trajectory, like another seed). The tolerance covers another CPU's kernels at equal threads.
-TOLERANCE = 0.02
+# Kernels differ between CPU kinds and thread counts, and a training on 3,000 images at lr 0.1 amplifies a last-bit
+# difference like another seed would. Measured here (2026-12-02): retrained on the CPU kind that generated it, at
+# its thread count (1), a network's curve is identical (difference 0.0); retrained on another CPU kind (an AMD
+# family 25 model 1 without AVX-512, against the parts of an earlier machine that the name "AMD EPYC" did not tell
+# apart) the cheapest network differed by up to 0.195 at epoch 3 and 0.0385 at its last epoch, inside the spread
+# of the table's own second seeds (95th percentile of the gap between two seeds: 0.16 at epoch 3, 0.042 at epoch 6;
+# largest at epoch 6: 0.135). So: bit-exact where the table holds runs of this CPU kind (parts record
+# `environment.cpu_id`), and "like another seed" otherwise.
+SAME_CPU_TOLERANCE = 1e-6
 
 
-def test_the_shipped_table_matches_a_fresh_training_on_this_cpu(tmp_path):
+def _retrain(p, configs, tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the table was generated (OMP_NUM_THREADS=1)
+    try:
+        return T.retrain(p, configs, p.epochs, p.seeds[0], tmp_path / "check.sqlite")
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _table_and_params():
     try:
         table = tabular.load_table()
     except tabular.TableUnavailable:
         pytest.skip("no shipped table or parts yet")
-    p = load_profile(T.Params, "era_table", "default", {}, root=ROOT / "params")
+    return table, load_profile(T.Params, "era_table", "default", {}, root=ROOT / "params")
+
+
+def test_the_shipped_table_matches_a_fresh_training_on_this_cpu(tmp_path):
+    """Same CPU kind: the same curve, bit for bit. Another kind: the last epoch of three networks within the
+    table's largest seed-to-seed gap on average (a broken recipe, data split or seed lands far outside)."""
+    from resnas.threads import cpu_id
+
+    table, p = _table_and_params()
     final = T.final_rows(table, p.epochs)
-    cheapest = final[final.seed == p.seeds[0]].sort_values("wall_time").config.iloc[0]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the table was generated (OMP_NUM_THREADS=1)
-    try:
-        fresh = T.retrain(p, [cheapest], p.epochs, p.seeds[0], tmp_path / "check.sqlite")
-    finally:
-        torch.set_num_threads(threads)
-    check = T.compare_retrained(table, fresh, p.epochs, p.seeds[0])
-    assert len(check) == p.epochs
-    assert check.abs_diff.max() <= TOLERANCE, check
+    final = final[final.seed == p.seeds[0]].sort_values(["wall_time", "config"])
+    machines = T.part_machines()
+    here = machines[(machines.cpu_id == cpu_id()) & (machines.seed == p.seeds[0]) & (machines.budget == p.epochs)]
+    same = final[final.config.isin(set(here.config))]
+    if not same.empty:
+        check = T.compare_retrained(table, _retrain(p, [same.config.iloc[0]], tmp_path), p.epochs, p.seeds[0])
+        assert len(check) == p.epochs
+        assert check.abs_diff.max() <= SAME_CPU_TOLERANCE, check
+        return
+    configs = final.config.iloc[:3].tolist()
+    check = T.compare_retrained(table, _retrain(p, configs, tmp_path), p.epochs, p.seeds[0])
+    last = check[check.epoch == p.epochs]
+    assert len(last) == len(configs)
+    twice = table[(table.budget == p.epochs) & (table.epoch == p.epochs)].pivot_table(
+        index="config", columns="seed", values="val_acc").dropna()
+    worst_seed_gap = float((twice[p.seeds[0]] - twice[p.seeds[1]]).abs().max())
+    assert last.abs_diff.mean() <= worst_seed_gap, (last, worst_seed_gap)
+
+
+def test_the_cpu_id_tells_apart_kernels_that_the_model_name_does_not():
+    from resnas.threads import cpu_id_from
+
+    zen3 = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx avx2 fma\n"
+    zen4 = zen3.replace("model\t\t: 1", "model\t\t: 17").replace("fma", "fma avx512f avx512bw")
+    assert cpu_id_from(zen3) == "AuthenticAMD family 25 model 1 [avx+avx2+fma]"
+    assert cpu_id_from(zen3) != cpu_id_from(zen4)
+    assert cpu_id_from(zen3 + "\nprocessor\t: 1\nflags\t\t: avx512f\n") == cpu_id_from(zen3)  # first CPU only

@@ -331,7 +331,16 @@ def _shared_initial_draws(p) -> int:
     return sum(draws) - max(draws) if draws else 0
 
 
+def _table_lane(p, what: str, extra: str = "") -> Count | None:
+    """The table lane (#14) reads the shipped ERA table and trains nothing: no parts to cost."""
+    if getattr(p, "lane", "train") == "table":
+        return Count((), (f"table lane: {what} from the ERA table (resnas.tabular), no training{extra}",))
+    return None
+
+
 def count_era_search(p, ctx: Context) -> Count:
+    if (lane := _table_lane(p, "every search's evaluation comes")) is not None:
+        return lane
     from resnas.experiments import era
     from resnas.spaces.era import SPACE
 
@@ -360,6 +369,22 @@ def count_era_final(p, ctx: Context) -> Count:
     from resnas.experiments import era
     from resnas.spaces.era import SPACE
 
+    if getattr(p, "lane", "train") == "table":  # the real-training check: a few networks at the table's recipe
+        from resnas.experiments import era_table
+        from resnas.tabular import load_table
+
+        t = ctx.params("era_table") or era_table.Params()
+        table = load_table(p.table)
+        stored = table[(table.budget == p.table_epochs) & (table.epoch == p.table_epochs)]
+        n = (p.check_top + len(era.STRATEGY_NAMES) + len(p.check_quantiles) + len(p.references)) * len(p.check_seeds)
+        shape, classes = image_shape(t.dataset)
+        probe = ctx.era_family_probe(dataclasses.replace(era.SearchParams(), dataset=t.dataset,
+                                                         batch_size=t.batch_size))
+        part = Part("table check", n, p.table_epochs, t.train_per_class * classes, t.val_per_class * classes,
+                    float(stored.flops.mean()), probe, batch_size=t.batch_size)
+        return Count((part,), (f"at most {n} retrainings (fewer when picks coincide) of the table's networks at its "
+                               f"recipe; the table's own runs took {stored.wall_time.median():.1f} s each (median, "
+                               "1 thread)",))
     search = ctx.params("era_search")
     strategies = search.strategies if search else era.STRATEGY_NAMES
     shape, classes = image_shape(p.dataset)
@@ -390,6 +415,8 @@ def _era_fallback(p):
 
 
 def count_fidelity(p, ctx: Context) -> Count:
+    if (lane := _table_lane(p, "every network's learning curve comes")) is not None:
+        return lane
     from resnas.experiments import fidelity
     from resnas.spaces.era import SPACE, EraConfig
 
@@ -426,6 +453,9 @@ def count_fidelity(p, ctx: Context) -> Count:
 
 
 def count_ranking(p, ctx: Context) -> Count:
+    if (lane := _table_lane(p, "labels and the 6-epoch proxy come",
+                                "; predictor fits only (CPU seconds each)")) is not None:
+        return lane
     search = ctx.params("era_search")
     source = search or p  # the picks are trained like the archive's networks: era_search's fidelity
     shape, classes = image_shape(source.dataset)

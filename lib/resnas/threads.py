@@ -96,3 +96,34 @@ def cpu_bf16() -> str | None:
 
     supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
     return flag if supported is None or supported() else None
+
+
+# The vector extensions that change which float kernels run (and so the last bits of a result, which a
+# training then amplifies like another seed): two CPUs that agree on these and on vendor/family/model run the
+# same kernels. "AMD EPYC" alone named two machines here whose trainings of one network differed by 19 points
+# at one epoch (a Zen 3 without AVX-512 and an earlier machine).
+KERNEL_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+                "amx_bf16", "amx_tile", "avx_vnni")
+
+
+def cpu_id_from(cpuinfo: str) -> str:
+    """'<vendor> family <f> model <m> [<flags>]' from /proc/cpuinfo's first processor (see KERNEL_FLAGS)."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break  # the first processor only
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    kernel = "+".join(f for f in KERNEL_FLAGS if f in flags) or "-"
+    return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')} [{kernel}]")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_id() -> str:
+    """This CPU's identity for comparing results bit for bit (`cpu_id_from`); 'unknown' off Linux."""
+    try:
+        return cpu_id_from(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return "unknown"

@@ -341,14 +341,11 @@ class TableLane:
 
 class TableSeed:
     """One seed's view of a `TableLane`: `evaluate` / `map` as `resnas.evaluate.Evaluator`, answered by the
-    lane's `TabularObjective` with seed=`seed` (a shallow copy sharing its lookup) through the lane's memo."""
+    lane's `TabularObjective.with_seed(seed)` (sharing its lookup) through the lane's memo."""
 
     def __init__(self, lane: TableLane, seed: int):
-        import copy
-
         self.lane, self.seed = lane, seed
-        self.objective = copy.copy(lane.objective)  # the lookup is shared; only the seed differs
-        self.objective.seed = seed
+        self.objective = lane.objective.with_seed(seed)  # the lookup is shared; only the seed differs
 
     def evaluate(self, space, config):
         from resnas.spaces.era import EraConfig

@@ -283,7 +283,10 @@ def environment() -> dict:
     except (OSError, StopIteration):
         pass
     fp = fingerprint("cpu", precision=TABLE_PRECISION)  # the table's precision, not this machine's default
-    return {"torch": torch.__version__, "cpu": cpu, "cpu_count": os.cpu_count(), "precision": fp["dtype"],
+    from resnas.threads import cpu_id
+
+    return {"torch": torch.__version__, "cpu": cpu, "cpu_id": cpu_id(), "cpu_count": os.cpu_count(),
+            "precision": fp["dtype"],
             "threads": fp["threads"], "python": platform.python_version(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
@@ -442,6 +445,20 @@ def retrain(p: Params, configs: list[str], budget: int, seed: int, archive_path:
         ev.close()
     return pd.DataFrame([{"config": c, **{k: h[k] for k in ("epoch", "val_acc", "val_loss", "seconds")}}
                          for c, r in zip(configs, records) for h in r.history])
+
+
+def part_machines(parts_dir: Path = PARTS, name: str = TABLE_NAME) -> pd.DataFrame:
+    """Which machine trained each run: config, seed, budget, cpu_id (the part's `environment.cpu_id`; None for
+    parts written before it was recorded). A retraining matches a stored run bit for bit only on the same CPU
+    kind at the same thread count; on another, its kernels differ in the last bits and the run drifts like
+    another seed would."""
+    rows = []
+    for path in part_paths(Path(parts_dir), name):
+        cpu = parquet_meta(path).get("environment", {}).get("cpu_id")
+        runs = pd.read_parquet(path, columns=["config", "seed", "budget"]).drop_duplicates()
+        rows.append(runs.assign(cpu_id=cpu))
+    return (pd.concat(rows, ignore_index=True) if rows
+            else pd.DataFrame(columns=["config", "seed", "budget", "cpu_id"]))
 
 
 def compare_retrained(table: pd.DataFrame, fresh: pd.DataFrame, budget: int, seed: int) -> pd.DataFrame:

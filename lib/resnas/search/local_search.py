@@ -69,8 +69,9 @@ class LocalSearch(AskTell):
         if self.current is not None:
             # the whole neighbourhood of the current point is evaluated: best improvement or stop
             neighbours = self.space.neighbours(self.current[0])
-            best = min(neighbours, key=lambda c: self.seen.get(c, math.inf))
-            if self.seen.get(best, math.inf) < self.current[1]:
+            # no neighbour at all (a sparse space, e.g. a partial table): the point is its own local optimum
+            best = min(neighbours, key=lambda c: self.seen.get(c, math.inf)) if neighbours else None
+            if best is not None and self.seen.get(best, math.inf) < self.current[1]:
                 self._start(best)
                 return
             self.current = None
