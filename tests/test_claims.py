@@ -439,3 +439,29 @@ def test_two_seeds_get_an_honest_interval_not_a_bootstrap_of_two_values():
     assert row["low"] < 0 < row["high"] and row["high"] - row["low"] > 10 and "Student t" in row["note"]
     many = decide(claim(), np.linspace(1, 3, 12), n_resamples=R)
     assert "Student t" not in many["note"] and 1.5 < many["low"] < 2 < many["high"] < 2.5
+
+
+def test_runs_needed_in_a_ledger_grow_with_the_undecided_claims_holm_tests_them_against():
+    """Alone a row needs n runs at 2.5%; among k undecided rows Holm tests it at 2.5% / k, which needs more."""
+    from resnas import claims as C
+
+    def frame(n_rows, decided):
+        rows = []
+        for i in range(n_rows):
+            done = i < decided
+            rows.append({c: None for c in C.COLUMNS} | {
+                "id": f"x.{i}", "p_holds": 1e-9 if done else 0.3, "p_contradicts": 1.0, "runs_needed": 20.0,
+                "verdict": "holds" if done else "inconclusive"})
+        return pd.DataFrame(rows)
+
+    alone = C.ledger(frame(1, 0))
+    assert alone.runs_needed_holm.iloc[0] == 20.0  # one claim: Holm's level is the plain level
+    many = C.ledger(frame(10, 0))
+    assert (many.runs_needed_holm > 20.0).all()
+    z = C.stats.norm.ppf
+    expected = math.ceil(20 * ((z(1 - C.ALPHA / 10) + z(C.POWER)) / (z(1 - C.ALPHA) + z(C.POWER))) ** 2)
+    assert many.runs_needed_holm.iloc[0] == expected
+    some_decided = C.ledger(frame(10, 6))  # 4 undecided: a lower bar than 10
+    undecided = some_decided[some_decided.final_verdict == "inconclusive"]
+    assert len(undecided) == 4 and (undecided.runs_needed_holm < many.runs_needed_holm.iloc[0]).all()
+    assert (some_decided[some_decided.final_verdict == "holds"].runs_needed_holm == 20.0).all()

@@ -20,7 +20,7 @@ Rank tests (Wilcoxon signed-rank when runs share seeds, Mann-Whitney otherwise) 
 (scipy.stats.bootstrap) gives the interval shown beside them.
 
 `runs_needed` is the runs of the row's unit (per arm for two arms) that 80% power would take at the observed
-effect and spread: n = ((z_{1-ALPHA} + z_{0.8}) * sd / |effect - threshold|)^2, inflated by 1/0.955 for the rank
+effect and spread (the ledger shows it at the level Holm's procedure would test the row at: `holm_runs_needed`): n = ((z_{1-ALPHA} + z_{0.8}) * sd / |effect - threshold|)^2, inflated by 1/0.955 for the rank
 tests' efficiency and never below the smallest n at which the rank test can reach ALPHA at all.
 """
 from __future__ import annotations
@@ -451,7 +451,24 @@ def ledger(rows_frame: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     df["p_holds_holm"] = holm(df["p_holds"])
     df["p_contradicts_holm"] = holm(df["p_contradicts"])
     df["final_verdict"] = [_verdict(h, c, alpha) for h, c in zip(df["p_holds_holm"], df["p_contradicts_holm"])]
+    df["runs_needed_holm"] = holm_runs_needed(df, alpha)
     return df
+
+
+def holm_runs_needed(df: pd.DataFrame, alpha: float = ALPHA) -> list[float]:
+    """`runs_needed` at the level Holm's procedure would test an undecided row at: alpha / (m - d), with m the
+    rows that have a p-value and d those already decided (each one Holm rejects lowers the bar for the rest).
+    The power formula's n grows as (z_{1-level} + z_power)^2, so each row's n is rescaled by that ratio (and
+    kept at least the rank test's smallest n at that level). Decided rows keep their own (unused) value."""
+    tested = int(np.isfinite(pd.to_numeric(df["p_holds"], errors="coerce")).sum())
+    decided = int(df["final_verdict"].isin(("holds", "contradicted")).sum())
+    level = alpha / max(1, tested - decided)
+    z_b = stats.norm.ppf(POWER)
+    factor = ((stats.norm.ppf(1 - level) + z_b) / (stats.norm.ppf(1 - alpha) + z_b)) ** 2
+    out = []
+    for verdict, n in zip(df["final_verdict"], pd.to_numeric(df["runs_needed"], errors="coerce")):
+        out.append(float(math.ceil(n * factor)) if verdict == "inconclusive" and np.isfinite(n) else float(n))
+    return out
 
 
 def _threshold_touched(row) -> bool:
@@ -495,10 +512,11 @@ def ledger_table(df: pd.DataFrame) -> str:
         if verdict != r["verdict"]:
             verdict += f" (before Holm: {r['verdict']})"
         runs = "—"
-        if verdict.startswith("inconclusive") and np.isfinite(float(r["runs_needed"])):
-            runs = f"{int(r['runs_needed'])} {_cell(r['n_unit'])}"
+        needed = float(r["runs_needed_holm"]) if "runs_needed_holm" in r else float(r["runs_needed"])
+        if verdict.startswith("inconclusive") and np.isfinite(needed):
+            runs = f"{int(needed)} {_cell(r['n_unit'])}"
             if np.isfinite(float(r["seconds_per_run"])):
-                runs += f" ({float(r['runs_needed']) * float(r['seconds_per_run']) / 3600:.2g} h)"
+                runs += f" ({needed * float(r['seconds_per_run']) / 3600:.2g} h)"
         if r["note"] and str(r["note"]) != "nan":
             runs += f"; {_cell(r['note'])}"
         protocol = _cell(r["protocol"]) + (f"; {_cell(r['mapping'])}" if str(r["mapping"]) not in ("", "nan") else "")
@@ -512,7 +530,8 @@ def legend(n_claims: int) -> str:
     return (f"**holds**: a one-sided test at 2.5% rejects no effect on the paper's side after Holm's correction "
             f"across these {n_claims} claims (so the 95% interval excludes it; equivalence and non-inferiority "
             "rows: the stated margin); **contradicted**: the same on the other side; **inconclusive**: neither "
-            "(runs needed: for 80% power at the observed effect and spread). A verdict on a proxy protocol "
+            "(runs needed: for 80% power at the observed effect and spread, at the level Holm's procedure would "
+            "test the row at once the decided rows are set aside). A verdict on a proxy protocol "
             "speaks of the proxy, not of the paper's setting.")
 
 
@@ -595,7 +614,10 @@ def machine_fingerprint() -> dict:
     whose bf16 hardware resnas.threads.cpu_bf16() detects, else 'fp32' (TrainRecipe.precision)."""
     from resnas.evaluate import fingerprint
 
+    from resnas.threads import cpu_id
+
     fp = dict(fingerprint())
+    fp["cpu_id"] = cpu_id()  # the model name alone named two CPU kinds here whose results differed
     try:
         models = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")]
