@@ -26,6 +26,7 @@ import platform
 import re
 import secrets
 import sqlite3
+import threading
 import time
 import uuid
 import warnings
@@ -497,6 +498,23 @@ def _init_worker(threads: int):
     # handle: it cancels the pool. A worker that also took it would die mid-training with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
+    _exit_with_parent(os.getppid())
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> threading.Thread:
+    """A pool worker outlives a driver killed with SIGKILL or SIGTERM (seen here: a killed table generation
+    left its two workers training for half an hour beside its restart). A daemon thread notices the driver is
+    gone (this process was re-parented) and ends the worker; its unfinished training was the driver's to commit
+    anyway, so nothing finished is lost."""
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    thread.start()
+    return thread
 
 
 BACKENDS = ("inprocess", "process", "dask", "ray")
