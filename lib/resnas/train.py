@@ -44,9 +44,8 @@ class TrainRecipe:
     precision: 'auto' (bf16 autocast on CUDA, and on a CPU whose bf16 hardware `resnas.threads.cpu_bf16()`
     detects; fp32 elsewhere), 'fp32' (fp32 throughout, the default layout on the CPU: bit-identical to the
     engine before the option existed) or 'bf16' (autocast wherever asked, emulated and slow on a CPU without bf16
-    hardware). Weights, gradients, the optimiser and the loss stay fp32 under autocast, and on the CPU so do
-    depthwise convolutions (`fp32_depthwise_on`). The evaluator keys and records the precision a recipe
-    resolves to (`resolved`), never 'auto'.
+    hardware). Weights, gradients, the optimiser and the loss stay fp32 under autocast. The evaluator keys and
+    records the precision a recipe resolves to (`resolved`), never 'auto'.
     """
 
     epochs: int = 20
@@ -359,14 +358,6 @@ def is_depthwise(module: nn.Module) -> bool:
     return isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups == module.in_channels
 
 
-def fp32_depthwise_on(device: torch.device, precision: str) -> bool:
-    """Whether bf16 training keeps depthwise convolutions in fp32: on the CPU, yes. Measured (README, `make bench`
-    figure 4): bf16 was the slowest setting for basic depthwise networks on an avx512_bf16 CPU, and the two
-    depthwise families lost 0.10-0.16 of validation accuracy under bf16 where every other family lost none
-    (a depthwise filter's gradient sums a whole batch of products per weight). CUDA keeps plain autocast."""
-    return device.type == "cpu" and precision == "bf16"
-
-
 # Module-level hooks (a deep copy taken inside, e.g. a snapshot in on_epoch, stays picklable): the autocast state
 # each depthwise convolution found, restored when it has run.
 _AUTOCAST_BEFORE: dict[int, bool] = {}
@@ -388,7 +379,10 @@ def _fp32_leave(module, args, output):
 @contextlib.contextmanager
 def fp32_depthwise(model: nn.Module, enabled: bool = True):
     """Inside, `model`'s depthwise convolutions run with autocast switched off and fp32 inputs (their outputs,
-    and so their gradients, are fp32); every other operation autocasts as usual. The hooks go when it exits."""
+    and so their gradients, are fp32); every other operation autocasts as usual. The hooks go when it exits.
+
+    A lever `make bench` figure 4 measures, not used by the engine: over three seeds of both depthwise families
+    (README) it bought no accuracy over plain autocast (0.01 below it in basic depthwise networks)."""
     if not enabled:
         yield model
         return
@@ -404,11 +398,6 @@ def fp32_depthwise(model: nn.Module, enabled: bool = True):
 
 
 def _train(model, bundle, recipe, seed, dev, precision, params, flops, start, progress, on_epoch) -> TrainResult:
-    with fp32_depthwise(model, fp32_depthwise_on(dev, precision)):
-        return _train_loop(model, bundle, recipe, seed, dev, precision, params, flops, start, progress, on_epoch)
-
-
-def _train_loop(model, bundle, recipe, seed, dev, precision, params, flops, start, progress, on_epoch):
     cuda = dev.type == "cuda"
     amp = precision == "bf16"
     layout = torch.channels_last if uses_channels_last(dev, precision) else torch.contiguous_format
