@@ -47,7 +47,9 @@ def test_archive_serves_repeats_and_keys_every_part_of_the_fidelity(tmp_path):
     assert k != evaluation_key("era", CONFIGS[0], DataSpec(name="digits", val_size=0.2, seed=1), RECIPE, 0)
     assert k != evaluation_key("era", CONFIGS[1], SPEC, RECIPE, 0)
     rec = first[0]
-    assert rec.fingerprint["torch"] and rec.fingerprint["dtype"] == "fp32"
+    # the precision 'auto' resolved to on this machine (fp32 here; bf16 on a CPU with bf16 hardware)
+    assert rec.fingerprint["torch"] and rec.fingerprint["dtype"] == (
+        "bf16-autocast" if rec.precision == "bf16" else "fp32")
     assert rec.fitness == pytest.approx(100 * (1 - rec.final_val_acc))
     assert len(Archive(tmp_path / "a.sqlite")) == 2
 

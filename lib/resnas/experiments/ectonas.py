@@ -153,7 +153,8 @@ def run_info(device: str) -> dict:
     CUDA, processor or GPU name, threads) that `Evaluator` records for the other experiments."""
     from resnas.evaluate import fingerprint
 
-    return {"device": device, "device_type": device_type(device), "fingerprint": fingerprint(device)}
+    # ECToNAS trains through its own loop (continue_training), always in fp32, whatever 'auto' means here
+    return {"device": device, "device_type": device_type(device), "fingerprint": fingerprint(device, "fp32")}
 
 
 def write_run_info(folder: str | os.PathLike, device: str) -> Path:

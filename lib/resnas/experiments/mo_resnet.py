@@ -324,7 +324,7 @@ def retrain(p: Params, genome_json: str, seed: int, out_dir: Path, device: str =
     recipe = TrainRecipe(epochs=p.retrain_epochs, batch_size=p.batch_size, lr=p.lr, schedule="plateau",
                          plateau_patience=8, plateau_factor=0.5)
     spec = data_spec(p)
-    key = evaluation_key(p.preset, genome_json, spec, recipe, seed)
+    key = evaluation_key(p.preset, genome_json, spec, recipe, seed, device)  # precision as it resolves there
     path = out_dir / f"{key[:24]}.json"
     if path.exists():
         return json.loads(path.read_text())
