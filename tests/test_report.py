@@ -99,3 +99,21 @@ def test_pipeline_readme_shows_every_notebook_from_the_folders_alone(tmp_path):
         assert f"![Figure of {exp.notebook}]({exp.folder}/f{i}.png)" in text and f"Note of {exp.notebook}." in text
     assert starts == sorted(starts)
     assert f"## {list(EXPERIMENTS.values())[-1].title}" not in text
+
+
+def test_the_readme_says_which_machine_made_the_numbers(tmp_path):
+    from resnas.report import machines_lines
+
+    fp = {"cpu": "AMD EPYC", "cpu_id": "AuthenticAMD family 25 model 1 [avx+avx2+fma]", "threads": 2,
+          "dtype": "fp32", "torch": "2.14.1"}
+    for folder, threads in (("a", 2), ("b", 2)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "pipeline.json").write_text(json.dumps({"fingerprint": fp | {"threads": threads}}))
+    runs = {"nb_a": {"folder": "a"}, "nb_b": {"folder": "b"}}
+    one = machines_lines(tmp_path, runs)
+    assert one[0].startswith("Machine: cpu AMD EPYC; cpu_id AuthenticAMD family 25 model 1") and "dtype fp32" in one[0]
+    (tmp_path / "b" / "pipeline.json").write_text(json.dumps({"fingerprint": fp | {"dtype": "bf16-autocast"}}))
+    two = machines_lines(tmp_path, runs)
+    assert two[0] == "Machines (the runs differ):"
+    assert any(line.startswith("- nb_a:") and "fp32" in line for line in two)
+    assert any(line.startswith("- nb_b:") and "bf16-autocast" in line for line in two)

@@ -157,6 +157,30 @@ def runs_table(runs: dict[str, dict]) -> list[str]:
     return lines
 
 
+def describe_fingerprint(fp: dict) -> str:
+    keys = ("cpu", "cpu_id", "device", "threads", "dtype", "torch", "cuda", "python")
+    return "; ".join(f"{k} {fp[k]}" for k in keys if fp.get(k) not in (None, ""))
+
+
+def machines_lines(root: Path, runs: dict[str, dict]) -> list[str]:
+    """Where the numbers were made: the machine fingerprint each notebook's pipeline.json records (one line when
+    all agree). Results compare bit for bit only within one fingerprint (`make compare`); `dtype` is the
+    training precision (fp32, or bf16 autocast where the hardware has it)."""
+    seen: dict[str, list[str]] = {}
+    for notebook, r in runs.items():
+        try:
+            fp = json.loads((root / r.get("folder", notebook) / "pipeline.json").read_text()).get("fingerprint")
+        except (OSError, ValueError):
+            continue
+        if fp:
+            seen.setdefault(describe_fingerprint(fp), []).append(notebook)
+    if not seen:
+        return []
+    if len(seen) == 1:
+        return [f"Machine: {next(iter(seen))}.", ""]
+    return ["Machines (the runs differ):", ""] + [f"- {', '.join(nbs)}: {fp}" for fp, nbs in seen.items()] + [""]
+
+
 def write_readme(profile_dir: str | os.PathLike, order: list[str], header: str = "",
                  runs: dict[str, dict] | None = None) -> Path:
     """Compose `<profile_dir>/README.md` from each experiment folder's manifest, in `order`. `runs` (notebook ->
@@ -171,6 +195,7 @@ def write_readme(profile_dir: str | os.PathLike, order: list[str], header: str =
     lines += readme_section(root)  # the claims ledger first, when the profile has one
     if runs:
         lines += ["Wall time of each notebook's latest run on this machine:", "", *runs_table(runs), ""]
+        lines += machines_lines(root, runs)
     failed = {r.get("folder"): (nb, r) for nb, r in runs.items() if r.get("status") != "ok"}
     for exp in order:
         manifest = root / exp / "manifest.json"
