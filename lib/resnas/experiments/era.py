@@ -151,7 +151,7 @@ class FinalParams:
 
     def __post_init__(self):
         if self.lane == "table":
-            from resnas.tabular import subspace_of, table_identity
+            from resnas.tabular import table_identity
 
             identity = table_identity(self.table)
             require(bool(identity), f"lane='table': table={self.table!r} is not installed; allowed: an installed "
@@ -164,16 +164,24 @@ class FinalParams:
                              f"{old}: the check retrains with new seeds; allowed: seeds other than "
                              f"{identity['seeds']}")
             require(len(self.check_seeds) >= 1, "lane='table': check_seeds is empty; allowed: one or more new seeds")
-            space = subspace_of(identity)
-            for ref in self.references:
-                try:
-                    space.validate(reference_config(ref))
-                except ValueError:
-                    raise ValueError(f"lane='table': references={list(self.references)}: {ref} lies outside the "
-                                     f"table's subspace; allowed: resnet14 or none") from None
+            check_references_in_table(self.references, identity)
 
 
 # ---------------------------------------------------------------------------------------------- search study
+def check_references_in_table(references, identity: dict) -> None:
+    """A reference network must lie inside the table's subspace (lane 'table' looks it up or retrains it there)."""
+    from resnas.tabular import subspace_of
+
+    space = subspace_of(identity)
+    for ref in references:
+        try:
+            space.validate(reference_config(ref))
+        except ValueError:
+            raise ValueError(f"lane='table': references={list(references)}: {ref} lies outside the table's "
+                             f"subspace (sections of at most {space.max_depth} blocks, filters "
+                             f"{list(space.filters_choices)}); allowed: resnet14 or none") from None
+
+
 def make_space(p: SearchParams):
     """The ERA space of a study's `filters` and `max_depth` (era_search's, or ranking_predictor's); on lane
     'table', the table's subspace (its group sizes too), whose networks the table holds or will hold."""
@@ -209,7 +217,7 @@ def check_table_lane(p: SearchParams) -> None:
     parameters (subspace, data, recipe) are the table's, so that `lane=train` on the same profile trains the
     very study the table answers (one parameter away). A parameter that disagrees is an error naming it and the
     table's value: never silently ignored. References must lie inside the table's subspace."""
-    from resnas.tabular import subspace_of, table_identity
+    from resnas.tabular import table_identity
 
     identity = table_identity(p.table)
     require(bool(identity), f"lane='table': table={p.table!r} is not installed (neither lib/resnas/tables/"
@@ -225,14 +233,7 @@ def check_table_lane(p: SearchParams) -> None:
         require(have == want[key], f"lane='table': {key}={have!r} disagrees with table {p.table!r}, whose {key} is "
                                    f"{want[key]!r}; allowed: {want[key]!r} (the table's, so that lane='train' trains "
                                    f"the same study), or lane='train'")
-    space = subspace_of(identity)
-    for ref in p.references:
-        try:
-            space.validate(reference_config(ref))
-        except ValueError:
-            raise ValueError(f"lane='table': references={list(p.references)}: {ref} lies outside the table's "
-                             f"subspace (sections of at most {space.max_depth} blocks, filters "
-                             f"{list(space.filters_choices)}); allowed: resnet14 or none") from None
+    check_references_in_table(p.references, identity)
 
 
 def make_strategy(name: str, space, seed: int, p: SearchParams):
