@@ -425,7 +425,7 @@ if len(nb201):
             ax.axhspan(px.low, px.high, color="gray", alpha=0.2)
             ax.legend(fontsize=7)
         ax.set(xlabel="training networks (fractions of the labelled set)", ylabel="held-out Kendall τ",
-               title=f"{name}, {part.seed.nunique()} repeats")
+               title=f"{name}\n{part.seed.nunique()} repeats")  # two lines: side by side, one line overlapped
     out.figure(fig, "tau_vs_fraction_both_spaces",
                "Held-out Kendall τ against training networks, one line per loss, in the ERA space (our labels"
                + (": the ERA table's 18-epoch accuracies, with its 6-epoch cheap proxy dotted" if TABLE else "")
