@@ -153,15 +153,34 @@ def test_evolution_removes_a_failed_member_and_never_breeds_from_it():
 
 
 # ------------------------------------------------------------------ the thesis's form: random forest + EI (SMAC3)
+RF_VS_RANDOM = """
+import json
+from resnas.search import make_strategy, run_search
+from resnas.search.synthetic import synthetic_error
+from resnas.spaces.era import SPACE
+rf, rand = [], []
+for seed in range(3):
+    rf.append(min(t.fitness for t in run_search(make_strategy(
+        "bayesian_rf", space=SPACE, seed=seed, challengers=100, local_search_iterations=1),
+        synthetic_error, 25, progress=False)))
+    rand.append(min(t.fitness for t in run_search(make_strategy("random", space=SPACE, seed=seed),
+                                                  synthetic_error, 25, progress=False)))
+print(json.dumps([rf, rand]))
+"""
+
+
 def test_random_forest_bo_beats_random_search_on_average():
-    """Fewer seeds and evaluations than the test above (SMAC's proposals are costly), still a clear margin."""
-    rf, rand = [], []
-    for seed in range(3):
-        rf.append(min(t.fitness for t in run_search(
-            make_strategy("bayesian_rf", space=SPACE, seed=seed, challengers=100, local_search_iterations=1),
-            synthetic_error, 25, progress=False)))
-        rand.append(min(t.fitness for t in run_search(make_strategy("random", space=SPACE, seed=seed),
-                                                      synthetic_error, 25, progress=False)))
+    """Fewer seeds and evaluations than the test above (SMAC's proposals are costly), still a clear margin.
+    Run in a fresh interpreter: in one full-suite run (2026-12-02) the same searches in the suite's process gave
+    RF-EI 4.08 against random 5.00 (failing the margin), while alone, with any global numpy/random seed, they
+    repeat exactly and pass; some state an earlier test leaves in the process reaches SMAC (not yet traced)."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", RF_VS_RANDOM], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rf, rand = json.loads(done.stdout.strip().splitlines()[-1])
     assert np.mean(rf) < np.mean(rand) - 1.0, f"RF-EI mean best {np.mean(rf):.2f} vs random {np.mean(rand):.2f}"
 
 
