@@ -153,6 +153,11 @@ class TabularObjective:
         self._answers: dict[tuple[str, int], TableRecord] = {}  # shared by with_seed() copies
         self.queries = 0
 
+    @property
+    def answered(self) -> int:
+        """Distinct stored runs answered so far (by this objective and its `with_seed` copies)."""
+        return len(self._answers)
+
     def with_seed(self, seed: int | None) -> "TabularObjective":
         """The same table and budget answering with another `seed` (shares the lookup; no copy of the table)."""
         other = copy.copy(self)

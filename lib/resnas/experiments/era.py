@@ -299,9 +299,8 @@ class TableLane:
     seeds see the table's seed noise where it has a second seed, and the strategies of one seed see the same
     run of a network (common random numbers, as one archive gives them on lane 'train'). Nothing is trained.
 
-    The objectives share one lookup, built once (`TabularObjective` groups the whole table: about a second), and
-    a memo of their answers keyed by (network, index of the stored run a seed picks), which is all an answer
-    depends on: fifty seeds then cost one table's worth of lookups, not fifty."""
+    The objectives share one lookup, built once, and its cache of answers keyed by (network, stored run), which
+    is all an answer depends on (`TabularObjective.with_seed`): fifty seeds cost one table's worth of lookups."""
 
     def __init__(self, p: SearchParams, table: pd.DataFrame | None = None):
         from resnas.tabular import TabularObjective, load_table, table_space
@@ -312,8 +311,11 @@ class TableLane:
         self.space = table_space(self.objective)
         rows = self.table[self.table.budget == p.table_epochs]
         self.runs = rows.groupby("config").seed.nunique().to_dict()  # stored trainings per network
-        self.memo: dict = {}
-        self.lookups = 0  # answers read from the table; the rest came from the memo
+
+    @property
+    def lookups(self) -> int:
+        """Distinct stored runs read from the table (the rest were answered from the shared cache)."""
+        return self.objective.answered
 
     @property
     def networks(self) -> int:
@@ -342,25 +344,14 @@ class TableLane:
 
 class TableSeed:
     """One seed's view of a `TableLane`: `evaluate` / `map` as `resnas.evaluate.Evaluator`, answered by the
-    lane's `TabularObjective.with_seed(seed)` (sharing its lookup) through the lane's memo."""
+    lane's `TabularObjective.with_seed(seed)` (sharing its lookup and its cache of answers)."""
 
     def __init__(self, lane: TableLane, seed: int):
         self.lane, self.seed = lane, seed
         self.objective = lane.objective.with_seed(seed)  # the lookup is shared; only the seed differs
 
     def evaluate(self, space, config):
-        from resnas.spaces.era import EraConfig
-
-        cfg = (EraConfig.from_json(config) if isinstance(config, str) else config).canonical()
-        runs = self.lane.runs.get(cfg.to_json())
-        name = space if isinstance(space, str) else getattr(space, "name", space)
-        if runs is None or name != "era":  # the objective's own error, naming the subspace
-            return self.objective.evaluate(space, cfg)
-        key = (cfg.to_json(), self.seed % runs)
-        if key not in self.lane.memo:
-            self.lane.memo[key] = self.objective.evaluate(space, cfg)
-            self.lane.lookups += 1
-        return self.lane.memo[key]
+        return self.objective.evaluate(space, config)
 
     __call__ = evaluate
 
