@@ -21,6 +21,8 @@ from resnas.evaluate import KEY_VERSION, Archive, Evaluator, config_json, evalua
 from resnas.spaces.era import EraConfig
 from resnas.train import TrainRecipe, resolve_precision, train
 
+from nets import small_net
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = DataSpec(name="digits", val_size=0.2, seed=0, train_per_class=8, val_per_class=4)
 TINY = EraConfig("basic", (0, 1, 1, 1), 2, 2, 32)
@@ -39,12 +41,6 @@ def fp32_cpu(monkeypatch):
 @pytest.fixture(scope="module")
 def bundle():
     return data.load(name="fashion_mnist", train_per_class=12, val_per_class=6, seed=0)
-
-
-def small_net(seed=0):
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
-                         nn.Flatten(), nn.Linear(128, 10))
 
 
 # ---------------------------------------------------------------------------------------------- resolution

@@ -8,16 +8,12 @@ from torch import nn
 from resnas import data
 from resnas.train import TrainRecipe, count_flops, failure_kind, is_out_of_memory, random_crop_flip, train
 
+from nets import small_net
+
 
 @pytest.fixture(scope="module")
 def bundle():
     return data.load(name="fashion_mnist", train_per_class=60, val_per_class=20, seed=0)
-
-
-def small_net(seed=0):
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
-                         nn.Flatten(), nn.Linear(128, 10))
 
 
 def test_same_seed_same_numbers_on_cpu(bundle):
