@@ -166,11 +166,39 @@ def outputs_text(cell) -> str:
     return "\n".join(parts)
 
 
+# Budgets for the test run only (`make labs` and students run each lab's own defaults). Every self-check tests a
+# function against hand-made inputs, never a trained result, so it passes at any budget; what these cut is the
+# training and resampling around the checks, keeping each part of the lab (both supernets, BN recalibration, the
+# seed+1 noise ceiling, every training fraction, the paired gap over seeds). Why each value:
+TEST_PARAMETERS = {
+    # 6 cells: a tau with a bootstrap interval over cells still has 15 pairs; 1 supernet epoch (~14 single-path
+    # steps, and the coupled supernet, 5x dearer a step, as many) and 1 stand-alone epoch train every path; 64
+    # images recalibrate BN; 100 resamples give an interval. At 8 cells / 3 supernet epochs: 44 CPU-s, most of it
+    # the coupled supernet and the read-outs.
+    "07_weight_sharing": {"n_cells": 6, "supernet_epochs": 1, "standalone_epochs": 1, "recalibrate_images": 64,
+                          "n_boot": 100},
+    # 3 seeds: the paired gap's bootstrap needs >= 2 differing seeds; 40 Adam steps; 500 test cells (the
+    # hand-written O(n^2) tau runs on them twice). Every fraction of the pool stays.
+    "06_performance_predictors": {"seeds": 3, "epochs": 40, "test": 500},
+    "03_fidelity": {"n_boot": 200},
+}
+
+
+def test_test_parameters_name_real_labs_and_their_parameters():
+    """A renamed lab or parameter would otherwise silently run the test at full budget (papermill warns only)."""
+    for lab, params in TEST_PARAMETERS.items():
+        assert lab in LABS, lab
+        text = (labs.LABS_DIR / f"{lab}.py").read_text()
+        for name in params:
+            assert re.search(rf"(?m)^{name} = ", text), f"{lab}: no parameter {name!r}"
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("lab", LABS)
 def test_lab_runs_solved_and_every_self_check_passes(lab, tmp_path):
     executed = tmp_path / f"{lab}.ipynb"
-    seconds = labs.run_lab(labs.LABS_DIR / f"{lab}.py", executed, solved=True)
+    seconds = labs.run_lab(labs.LABS_DIR / f"{lab}.py", executed, solved=True,
+                           parameters=TEST_PARAMETERS.get(lab))
     nb = json.loads(executed.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors

@@ -106,9 +106,12 @@ def test_run_log_lines_are_whole_json_records(tmp_path, monkeypatch):
     assert len(read_events(log)) == 50
 
 
-# The whole smoke run, every notebook (what `make smoke PROFILE=paper` runs): about 6 CPU-minutes, because
-# `smoke.TINY_SPLITS` makes most notebooks' epochs one batch; GENAS's DARTS supernet, ECToNAS's six data sets and
-# the ERA notebooks' process workers take most of it.
+# The whole smoke run, every notebook (what `make smoke PROFILE=paper` runs). `smoke.TINY_SPLITS` makes most epochs
+# one batch, so start-up, not training, is most of it. Measured one notebook at a time at one thread (user+sys,
+# each with ~10 CPU-s of its own driver start): ectonas_ablation 155 (5,917 one-batch trainer calls), fidelity 113
+# (three pools of 4 spawned workers), era_search + era_final 90 (4 workers each), ranking_predictor 66,
+# cross_topology 44, mo_resnet 35, cell_search 31, pooling_trials 30, 00_quickstart 27, era_table 20; GENAS apart.
+# A kernel start is ~12 CPU-s, a pool worker ~5 (torch, and torchvision for FakeData).
 @pytest.mark.notebook
 def test_paper_smoke_run(tmp_path):
     """Every notebook on the paper profile's code paths (FakeData, budgets cut); the run log must show the paper's
