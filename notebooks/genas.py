@@ -54,6 +54,7 @@ P = load_profile(ge.Params, "genas", profile, overrides, root=params_root or REP
 out = Output.open("genas", profile, "GENAS: evolution + gradient-guided local search on a decoupled cell supernet",
                   P, out_dir, store_dir, results_dir)
 data = ge.search_data(P)
+pool = ge.pool(P)  # None at workers=1; with more, the independent searches and trainings run side by side
 P
 
 # %%
@@ -70,8 +71,9 @@ out.note(f"Space {P.space} on {P.dataset} ({len(data.y_train):,} training / {len
 # subnets per generation. A pick is the best table of the last generation; it is then trained stand-alone.
 
 # %%
-runs, history, searches = ge.run_arms(P, data, out.store)
-picks = ge.standalone(P, out.store, [ge.space_of(P).from_json(c) for c in runs.pick], P.standalone_seeds[:1])
+runs, history, searches = ge.run_arms(P, data, out.store, pool)
+picks = ge.standalone(P, out.store, [ge.space_of(P).from_json(c) for c in runs.pick], P.standalone_seeds[:1],
+                      pool)
 runs["standalone_acc"] = picks.standalone_acc.values
 if ge.is_nb201(P):
     runs = runs.join(ge.cifar10_ranks(runs.pick))
@@ -92,11 +94,9 @@ display(ablation)
 # ceiling is the correlation between two stand-alone seeds.
 
 # %%
-cells = ge.correlation_cells(P)
-alone = ge.standalone(P, out.store, cells, P.standalone_seeds[:2])
-coupled = ge.coupled_supernet(P, data, out.store)
-scores = ge.supernet_scores(P, data, searches[("random", P.seeds[0])].supernet if "random" in P.arms
-                            else ge.coupled_supernet(P, data, out.store).supernet, coupled.supernet, cells)
+cells, alone, coupled, scores = ge.decoupling_runs(P, data, out.store, searches, pool)
+if pool is not None:
+    pool.shutdown()
 cifar = ge.cifar10_ranks(scores.cell).set_index(scores.cell).cifar10_acc if ge.is_nb201(P) else None
 out.table(scores.merge(alone.pivot_table(index="cell", columns="seed", values="standalone_acc")
                        .add_prefix("standalone_seed_").reset_index(), on="cell"), "cells",

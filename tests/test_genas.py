@@ -1,6 +1,7 @@
 """GENAS on a tiny NB201 supernet over the 8x8 digits: the local search (frozen weights, 0 steps, a planted best
 operation, its period, never a lower fitness), resumption after a kill, repeatability."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -162,3 +163,32 @@ def test_an_arm_of_two_seeds_gets_a_t_interval_not_one_between_its_two_values():
     assert m == pytest.approx(22.2) and lo < 21.9 - 1 and hi > 22.5 + 1  # t(0.975, 1) = 12.7: about +-3.8
     m, lo, hi = bootstrap_mean(list(np.linspace(20, 24, 10)), 500, 0.95)
     assert 20 < lo < 22 < hi < 24
+
+
+def test_a_pool_of_workers_gives_what_one_process_gives(tmp_path):
+    """workers=2: the searches, the coupled supernet, (b)'s read-outs and the stand-alone trainings run in spawned
+    processes and are read back (checkpoints, archive); every number equals the one-process run's. Without the
+    random arm's search at hand, (b) runs it itself (here served from its checkpoint: the same scores)."""
+    from resnas.experiments import genas as ge
+
+    kw = dict(space="nb201_small", dataset="digits", seeds=[0], arms=["random", "hybrid_n1"], population=3,
+              generations=2, tournament=2, elite=1, local_top_k=1, local_steps=1, train_images=64,
+              val_batch_size=64, recalibrate_batches=1, correlation_cells=4, correlation_val_images=64,
+              standalone_epochs=1, standalone_train_per_class=5, n_boot=100, device="cpu")
+    got = {}
+    for workers in (1, 2):
+        p = ge.Params(**kw, workers=workers)
+        data, pool, store = ge.search_data(p), ge.pool(p), tmp_path / f"w{workers}"
+        assert (pool is None) == (workers == 1)
+        try:
+            runs, _, searches = ge.run_arms(p, data, store, pool)
+            cells, alone, coupled, scores = ge.decoupling_runs(p, data, store, searches, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        assert coupled.done and coupled.config.train_mode == "coupled" and len(scores) == len(cells) == 4
+        got[workers] = runs.drop(columns="seconds"), alone.drop(columns="wall_time"), scores
+    for a, b in zip(got[1], got[2]):
+        pd.testing.assert_frame_equal(a, b)
+    again = ge.decoupling_runs(ge.Params(**kw), ge.search_data(ge.Params(**kw)), tmp_path / "w1", {})[3]
+    pd.testing.assert_frame_equal(again, got[1][2])

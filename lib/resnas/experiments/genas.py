@@ -115,6 +115,8 @@ class Params:
     n_boot: int = param(2000, ge=100)
     confidence: float = param(0.95, ge=0.5, le=0.999)
     device: str = param("auto", choices=("auto", "cpu", "cuda"))
+    workers: int = param(1, ge=1, le=64, help="processes for the independent work: the arm x seed searches, the "
+                         "coupled supernet, (b)'s read-outs and the stand-alone trainings (1: all in this process)")
 
     def __post_init__(self):
         bad = [a for a in self.arms if not ARM_NAME.match(a)]
@@ -179,24 +181,80 @@ def arm_config(p: Params, arm: str, seed: int, **changes):
     return GenasConfig(**{**base, **changes})
 
 
-# ---------------------------------------------------------------------------------------------- (a) the arms
-def run_arms(p: Params, data, store: Path, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Every arm x seed as its own GENAS run, resumable from `store/genas/`. Returns (runs: one row per run
-    with its pick, fitness, seconds, local searches; history: one row per run and generation; the Genas
-    objects by (arm, seed))."""
+# ---------------------------------------------------------------------------------------------- processes
+# The notebook's units of work are independent: every arm x seed search owns its supernet, the coupled supernet of
+# (b) too, and each stand-alone training and supernet read-out depends on nothing but its inputs. With
+# `workers` > 1 they run in a pool of that many processes (`resnas.evaluate.make_executor`: spawned, torch
+# threads = cores / workers), so 2 cores do two of them at once: the networks here are too small for torch's
+# intra-op threads to use a second core well (params/default/genas.yaml, `workers`). A search run in a worker
+# writes its checkpoint (`store/genas/`) and this process reads it back, so the result is the same object a
+# serial run returns, and a rerun is served from the checkpoints either way.
+def pool(p: Params):
+    """A process pool of `workers` processes, or None at workers=1 (everything in this process). The caller
+    shuts it down (`pool.shutdown()`); every function here takes it as `pool=`."""
+    if p.workers <= 1:
+        return None
+    from resnas.evaluate import make_executor
+
+    return make_executor("process", p.workers)
+
+
+_DATA: dict = {}
+
+
+def _worker_data(p: Params):
+    """search_data(p), loaded once per worker process (keyed by its DataSpec and device)."""
+    key = (search_spec(p), device_of(p))
+    if key not in _DATA:
+        _DATA.clear()
+        _DATA[key] = search_data(p)
+    return _DATA[key]
+
+
+def _search_job(p: Params, config, store: str) -> float:
+    """In a worker: run one GENAS search to its end, checkpointed under `store/genas/`; its seconds."""
     from resnas.search.genas import Genas
 
+    return Genas(space_of(p), _worker_data(p), config, checkpoint_dir=Path(store) / "genas").run().state.seconds
+
+
+def _search_cost(config) -> float:
+    """Relative CPU cost of a search, to start the longest first: the gradient arm computes every operation
+    (~3x), a local search every k generations adds about 1/k."""
+    return 3.0 if config.variation == "gradient" else 1.0 + (1.0 / config.local_every if config.local_every else 0.0)
+
+
+def run_searches(p: Params, data, store: Path, configs: list, pool=None, progress: bool = False) -> list:
+    """The Genas objects of `configs`, each run to its end (resumable from `store/genas/`); with a pool, the
+    searches not finished yet run in its workers, longest first, and are read back from their checkpoints."""
+    from resnas.search.genas import Genas
+
+    space, ckpt = space_of(p), Path(store) / "genas"
+    if pool is not None:
+        todo = [c for c in configs if not Genas(space, data, c, checkpoint_dir=ckpt).done]
+        futures = [pool.submit(_search_job, p, c, str(store)) for c in sorted(todo, key=_search_cost, reverse=True)]
+        for f in futures:
+            f.result()  # a worker's exception is raised here
+    return [Genas(space, data, c, checkpoint_dir=ckpt).run(progress=progress) for c in configs]
+
+
+# ---------------------------------------------------------------------------------------------- (a) the arms
+def run_arms(p: Params, data, store: Path, pool=None, progress: bool = False
+             ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Every arm x seed as its own GENAS run, resumable from `store/genas/` (in `pool`'s workers when given).
+    Returns (runs: one row per run with its pick, fitness, seconds, local searches; history: one row per run
+    and generation; the Genas objects by (arm, seed))."""
     space, runs, history, searches = space_of(p), [], [], {}
-    for arm in p.arms:
-        for seed in p.seeds:
-            g = Genas(space, data, arm_config(p, arm, seed), checkpoint_dir=Path(store) / "genas").run(progress=progress)
-            table, fit = g.best()
-            events = g.state.local_events
-            runs.append({"arm": arm, "seed": seed, "pick": space.to_json(table), "fitness": fit,
-                         "seconds": g.state.seconds, "local_searches": len(events),
-                         "local_accepted": int(sum(e["accepted"] for e in events)), "checkpoint": g.checkpoint.name})
-            history += [{"arm": arm, "seed": seed, **h} for h in g.state.history]
-            searches[(arm, seed)] = g
+    keys = [(arm, seed) for arm in p.arms for seed in p.seeds]
+    done = run_searches(p, data, store, [arm_config(p, arm, seed) for arm, seed in keys], pool, progress)
+    for (arm, seed), g in zip(keys, done):
+        table, fit = g.best()
+        events = g.state.local_events
+        runs.append({"arm": arm, "seed": seed, "pick": space.to_json(table), "fitness": fit,
+                     "seconds": g.state.seconds, "local_searches": len(events),
+                     "local_accepted": int(sum(e["accepted"] for e in events)), "checkpoint": g.checkpoint.name})
+        history += [{"arm": arm, "seed": seed, **h} for h in g.state.history]
+        searches[(arm, seed)] = g
     return pd.DataFrame(runs), pd.DataFrame(history), searches
 
 
@@ -217,23 +275,29 @@ def standalone_spec(p: Params):
                     val_per_class=p.val_per_class, split="val")
 
 
-def evaluator(p: Params, store: Path, seed: int):
+def evaluator(p: Params, store: Path, seed: int, pool=None):
     from resnas.evaluate import Evaluator
 
     return Evaluator(Path(store) / "archive.sqlite", standalone_spec(p), standalone_recipe(p), seed=seed,
-                     device=p.device, progress=False)
+                     device=p.device, progress=False, backend=pool or "inprocess")
 
 
-def standalone(p: Params, store: Path, tables: list, seeds) -> pd.DataFrame:
-    """Stand-alone validation accuracy (%) of every table at every seed (archived: nothing trains twice)."""
+def standalone(p: Params, store: Path, tables: list, seeds, pool=None) -> pd.DataFrame:
+    """Stand-alone validation accuracy (%) of every table at every seed (archived: nothing trains twice); with a
+    pool, the trainings run in its workers."""
     space = space_of(p)
     rows = []
     for seed in seeds:
-        ev = evaluator(p, store, seed)
-        for t, rec in zip(tables, ev.map([(p.space, t) for t in tables], progress=False)):
-            rows.append({"cell": space.to_json(t), "seed": seed, "standalone_acc": 100.0 * rec.final_val_acc,
-                         "wall_time": rec.wall_time})
-        ev.close()
+        ev = evaluator(p, store, seed, pool)
+        try:
+            for t, rec in zip(tables, ev.map([(p.space, t) for t in tables], progress=False)):
+                rows.append({"cell": space.to_json(t), "seed": seed, "standalone_acc": 100.0 * rec.final_val_acc,
+                             "wall_time": rec.wall_time})
+        finally:
+            if pool is None:
+                ev.close()
+            else:  # Evaluator.close would shut the shared pool down: the caller's to do
+                ev.archive.close()
     return pd.DataFrame(rows)
 
 
@@ -312,37 +376,119 @@ def correlation_cells(p: Params, seed: int = 12345) -> list:
     return out
 
 
-def coupled_supernet(p: Params, data, store: Path, progress: bool = False):
-    """The lineage's supernet: uniformly drawn paths (the random arm's schedule), trained and read coupled."""
-    from resnas.search.genas import Genas
-
-    return Genas(space_of(p), data, arm_config(p, "random", p.seeds[0], train_mode="coupled",
-                                               fitness_mode="coupled"),
-                 checkpoint_dir=Path(store) / "genas").run(progress=progress)
+def coupled_config(p: Params):
+    """The lineage's supernet: uniformly drawn paths (the random arm's schedule of seed `seeds[0]`), trained and
+    read coupled."""
+    return arm_config(p, "random", p.seeds[0], train_mode="coupled", fitness_mode="coupled")
 
 
-def supernet_scores(p: Params, data, decoupled_net, coupled_net, tables: list) -> pd.DataFrame:
-    """Supernet fitness (%) of every table in every decoupling mode on the first `correlation_val_images`
-    validation images (BN recalibration: `recalibrate_batches` training batches, the same for every cell)."""
+def coupled_supernet(p: Params, data, store: Path, pool=None, progress: bool = False):
+    """The Genas run of `coupled_config` (in `pool` when given), resumable from `store/genas/`."""
+    return run_searches(p, data, store, [coupled_config(p)], pool, progress)[0]
+
+
+# How each mode of (b) reads a table: which supernet ('decoupled': the random arm's, trained single-path;
+# 'coupled': the coupled one), the forward mode, and whether BN is recalibrated on the table's path first.
+READOUTS = {"decoupled": ("decoupled", "decoupled", False), "decoupled_bn": ("decoupled", "decoupled", True),
+            "coupled_eval": ("decoupled", "coupled", False), "coupled": ("coupled", "coupled", False)}
+
+
+def _readout_inputs(p: Params, data):
+    """(b)'s read-out batches: the first `correlation_val_images` validation images, and `recalibrate_batches`
+    training batches (seeded: the same for every cell and every process)."""
     import torch
 
-    from resnas.search.genas import accuracy
-
-    space = space_of(p)
     n = min(p.correlation_val_images, len(data.y_val))
     batches = [data.val_batch(i, p.val_batch_size) for i in range(int(np.ceil(n / p.val_batch_size)))]
     batches[-1] = (batches[-1][0][: n - p.val_batch_size * (len(batches) - 1)],
                    batches[-1][1][: n - p.val_batch_size * (len(batches) - 1)])
     gen = torch.Generator().manual_seed(0)
     recal = [x for x, _ in data.train_batches(p.batch_size, p.recalibrate_batches * p.batch_size, gen)]
+    return batches, recal
+
+
+def _readouts(p: Params, data, nets: dict, tables: list, modes) -> list[dict]:
+    """{mode: fitness (%)} of every table in each of `modes` (`READOUTS`), on the supernets `nets` by role."""
+    from resnas.search.genas import accuracy
+
+    batches, recal = _readout_inputs(p, data)
     rows = []
     for t in tables:
-        rows.append({"cell": space.to_json(t),
-                     "decoupled": accuracy(decoupled_net, t, batches, "decoupled"),
-                     "decoupled_bn": accuracy(decoupled_net, t, batches, "decoupled", recal),
-                     "coupled_eval": accuracy(decoupled_net, t, batches, "coupled"),
-                     "coupled": accuracy(coupled_net, t, batches, "coupled")})
-    return pd.DataFrame(rows)
+        row = {}
+        for mode in modes:
+            role, forward, bn = READOUTS[mode]
+            row[mode] = accuracy(nets[role], t, batches, forward, recal if bn else ())
+        rows.append(row)
+    return rows
+
+
+def _readout_job(p: Params, nets: dict, tables_json: list[str], modes) -> list[dict]:
+    """In a worker: `_readouts` of some cells (the supernets arrive pickled, the data is loaded here)."""
+    space = space_of(p)
+    return _readouts(p, _worker_data(p), nets, [space.from_json(t) for t in tables_json], modes)
+
+
+def _submit_readouts(p: Params, pool, nets: dict, tables: list, modes) -> list:
+    """Futures of `_readout_job` over 2 x workers slices of `tables` (a slice's rows in table order)."""
+    space, k = space_of(p), max(1, min(len(tables), 2 * p.workers))
+    slices = [tables[i::k] for i in range(k)]
+    return [(i, k, pool.submit(_readout_job, p, nets, [space.to_json(t) for t in part], tuple(modes)))
+            for i, part in enumerate(slices) if part]
+
+
+def _gather(n: int, submitted: list) -> list[dict]:
+    rows: list = [None] * n
+    for i, k, fut in submitted:
+        for j, row in zip(range(i, n, k), fut.result()):
+            rows[j] = row
+    return rows
+
+
+def supernet_scores(p: Params, data, decoupled_net, coupled_net, tables: list, pool=None) -> pd.DataFrame:
+    """Supernet fitness (%) of every table in every decoupling mode (`READOUTS`) on the first
+    `correlation_val_images` validation images (BN recalibration: `recalibrate_batches` training batches, the
+    same for every cell); with a pool, slices of the tables are read in its workers."""
+    space, nets = space_of(p), {"decoupled": decoupled_net, "coupled": coupled_net}
+    if pool is None:
+        rows = _readouts(p, data, nets, tables, MODES)
+    else:
+        rows = _gather(len(tables), _submit_readouts(p, pool, nets, tables, MODES))
+    return pd.DataFrame([{"cell": space.to_json(t), **r} for t, r in zip(tables, rows)])
+
+
+def decoupling_runs(p: Params, data, store: Path, searches: dict, pool=None) -> tuple[list, pd.DataFrame, object,
+                                                                                     pd.DataFrame]:
+    """Everything (b) trains and reads: (cells, their stand-alone accuracy at the first two `standalone_seeds`,
+    the coupled supernet's Genas run, the supernet scores of every mode). The decoupled-trained supernet is the
+    random arm's of seed `seeds[0]` from `searches` (run here when that arm was not). With a pool the coupled
+    supernet's search and the decoupled supernet's read-outs go first and the stand-alone trainings fill the
+    other workers; the coupled read-outs follow the coupled search."""
+    cells = correlation_cells(p)
+    seeds = list(p.standalone_seeds[:2])
+    key = ("random", p.seeds[0])
+    decoupled = (searches[key] if key in searches
+                 else run_searches(p, data, store, [arm_config(p, *key)], pool)[0]).supernet
+    if pool is None:
+        alone = standalone(p, store, cells, seeds)
+        coupled = coupled_supernet(p, data, store)
+        return cells, alone, coupled, supernet_scores(p, data, decoupled, coupled.supernet, cells)
+    from resnas.search.genas import Genas
+
+    first = [m for m in MODES if READOUTS[m][0] == "decoupled"]
+    config = coupled_config(p)
+    ckpt = Path(store) / "genas"
+    search = (None if Genas(space_of(p), data, config, checkpoint_dir=ckpt).done
+              else pool.submit(_search_job, p, config, str(store)))
+    early = _submit_readouts(p, pool, {"decoupled": decoupled}, cells, first)
+    alone = standalone(p, store, cells, seeds, pool)
+    if search is not None:
+        search.result()
+    coupled = coupled_supernet(p, data, store)  # read back from its checkpoint
+    late = _submit_readouts(p, pool, {"coupled": coupled.supernet}, cells, ["coupled"])
+    rows = [{**a, **b} for a, b in zip(_gather(len(cells), early), _gather(len(cells), late))]
+    space = space_of(p)
+    scores = pd.DataFrame([{"cell": space.to_json(t), **{m: r[m] for m in MODES}} for t, r in zip(cells, rows)])
+    return cells, alone, coupled, scores
 
 
 def decoupling_table(scores: pd.DataFrame, alone: pd.DataFrame, seeds, n_boot: int, confidence: float,
