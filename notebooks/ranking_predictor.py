@@ -155,13 +155,10 @@ if TABLE:
                       readme=False)
     display(out.table(ranking.speed(picks), "search_speed", "Seconds per search run: fitting the predictor and "
                                                             "searching with it (no training)"))
-    display(out.table(ranking.table3_beside(ranking.table3(picks)), "table3",
-                      f"RNAS Table 3 on the table: per guided method, the best label among each run's top "
-                      f"{P.table_top} (mean ± sd and 95% interval over {P.table_repeats} repeats) and the share of "
-                      f"labelled networks more accurate; rnas_*: the corresponding RNAS row"))
-    display(out.table(ranking.RNAS_TABLE3, "rnas_table3",
-                      "RNAS Table 3 (NAS-Bench-101): evolution guided by each predictor, best of each run's top 10, "
-                      "20 seeds; CIFAR-10 test accuracy (mean ± sd) and the picks' ranking among all networks (%)"))
+    ranking.show_table3(out, picks, f"RNAS Table 3 on the table: per guided method, the best label among each "
+                                    f"run's top {P.table_top} (mean ± sd and 95% interval over {P.table_repeats} "
+                                    f"repeats) and the share of labelled networks more accurate; rnas_*: the "
+                                    f"corresponding RNAS row")
     display(out.table(ranking.search_summary(picks, frame), "search_summary",
                       "Each search's best pick and the mean of its runs' best, against the labelled networks' best "
                       "and median"))
@@ -348,16 +345,11 @@ if not TABLE:  # the train lane
     out.note(f"**Picks.** {len(picks)} picks of {picks[['method', 'seed']].drop_duplicates().shape[0]} search runs, "
              f"{picks.config.nunique()} distinct networks: {distinct.get('label', 0)} labelled (their label kept), "
              f"{distinct.get('trained', 0)} trained here at the label budget, {distinct.get('failed', 0)} failed.")
-    t3 = ranking.table3(picks)
-    display(out.table(ranking.table3_beside(t3), "table3",
-                      f"RNAS Table 3's comparison, ours beside theirs: per guided method, the best true accuracy among "
-                      f"each run's picks (mean ± sd over {len(P.search_seeds)} search seeds) and the share of "
-                      f"labelled "
-                      f"networks more accurate; rnas_*: the corresponding RNAS row (NAS-Bench-101, CIFAR-10 test "
-                      f"accuracy, 20 seeds, ranking in % of all networks)"))
-    display(out.table(ranking.RNAS_TABLE3, "rnas_table3",
-                      "RNAS Table 3 (NAS-Bench-101): evolution guided by each predictor, best of each run's top 10, "
-                      "20 seeds; CIFAR-10 test accuracy (mean ± sd) and the picks' ranking among all networks (%)"))
+    ranking.show_table3(out, picks, f"RNAS Table 3's comparison, ours beside theirs: per guided method, the best "
+                                    f"true accuracy among each run's picks (mean ± sd over {len(P.search_seeds)} "
+                                    f"search seeds) and the share of labelled networks more accurate; rnas_*: the "
+                                    f"corresponding RNAS row (NAS-Bench-101, CIFAR-10 test accuracy, 20 seeds, "
+                                    f"ranking in % of all networks)")
     display(out.table(ranking.search_summary(picks, frame), "search_summary",
                       "Each search's best pick and the mean of its runs' best, against the labelled networks' best "
                       "and median"));

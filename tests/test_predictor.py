@@ -128,3 +128,23 @@ def test_fraction_study_trains_every_model_of_a_split_on_the_same_subsample(conf
     per_cell = study.groupby(["split", "fraction"]).n_train.nunique()
     assert per_cell.eq(1).all() and study[study.split == "other"].n_test.eq(10).all()
     assert (study[study.fraction == 1.0].n_train.to_numpy() == [28] * 3 + [30] * 3).all()
+
+
+def test_fitting_several_losses_at_once_trains_each_as_alone(configs):
+    """fit_many runs k RankNets as one grouped network: each must match its own `fit` (same initialisation and
+    updates, up to float rounding of the grouped kernels), keep its own best-tau weights, and the mixing of
+    unequal configurations must be refused."""
+    x = P.encode(configs[:80])
+    y = x[:, 2].sum(axis=(1, 2)) - 0.05 * x[:, 1].max(axis=(1, 2)) ** 2
+    cfgs = [P.PredictorConfig(loss=loss, epochs=4, hidden=8, lam=0.5, seed=seed)
+            for loss, seed in (("mse", 0), ("pairwise", 1), ("pairwise_continuity", 2))]
+    together = P.fit_many(x[:50], y[:50], cfgs)
+    for c, many in zip(cfgs, together):
+        alone = P.fit(None, y[:50], c, features=x[:50])
+        np.testing.assert_allclose(many.score_features(x[50:]), alone.score_features(x[50:]), atol=1e-3)
+        assert [h["train_tau"] for h in many.history] == pytest.approx([h["train_tau"] for h in alone.history],
+                                                                        abs=0.02)
+        best = max(h["train_tau"] for h in many.history)
+        assert P.kendall_tau(many.score_features(x[:50]), y[:50]) == pytest.approx(best)
+    with pytest.raises(ValueError, match="different encoding/epochs/lr/hidden"):
+        P.fit_many(x[:50], y[:50], [cfgs[0], cfgs[1].replace(epochs=5)])

@@ -29,7 +29,6 @@ weights with the best training Kendall tau (RNAS's rule).
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, replace
@@ -173,11 +172,13 @@ def pairwise_hinge_loss(scores: torch.Tensor, labels: torch.Tensor, margin: floa
     """Mean over ordered pairs with different labels of max(0, margin - (s_i - s_j) sign(y_i - y_j)).
     Exactly zero when every such pair is ordered like the labels with a score gap of at least `margin`."""
     sign = torch.sign(labels[:, None] - labels[None, :])
-    diff = scores[:, None] - scores[None, :]
-    pairs = sign != 0
-    if not pairs.any():
+    count = int(torch.count_nonzero(sign))
+    if count == 0:
         return scores.sum() * 0.0
-    return torch.relu(margin - diff * sign)[pairs].mean()
+    diff = scores[:, None] - scores[None, :]
+    # the mean over the pairs as a masked sum (sign is 0 on tied pairs, so they add nothing): the boolean
+    # index it replaces (nonzero, gather, and a scatter in the backward) was ~18% of a small fit's time
+    return (torch.relu(margin - diff * sign) * (sign != 0)).sum() / count
 
 
 def continuity_loss(features: torch.Tensor, labels: torch.Tensor, margin: float = 0.05, n_triplets: int = 2048,
@@ -267,53 +268,137 @@ def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def fit(configs, accuracy, config: PredictorConfig = PredictorConfig(), image_size: int = 32,
         features: np.ndarray | None = None) -> RankingPredictor:
     """Fit a predictor on configurations and their accuracies (pass `features` to reuse an encoding)."""
+    x = features if features is not None else encode(list(configs), config.encoding, image_size)
+    return fit_many(x, accuracy, [config], image_size)[0]
+
+
+def fit_many(features: np.ndarray, accuracy, configs, image_size: int = 32) -> list[RankingPredictor]:
+    """Fit one predictor per configuration on the same networks (`features`, `accuracy`), all at once: the k
+    RankNets run as one grouped network (grouped convolutions, batched matrix products), each with its own
+    loss, margin, lambda and seed, summed into one objective whose parameters do not interact, so each
+    predictor is trained as `fit` alone would train it (the same initialisation, Adam updates elementwise,
+    the best-training-tau rule per predictor), up to float rounding. The configurations must agree on
+    encoding, epochs, lr and hidden. Why: a fit is hundreds of tiny full-batch steps whose per-operation
+    overhead rivals their arithmetic; three losses fit together cost ~0.75 of three fits one by one
+    (measured on 70 ERA networks and 100 NAS-Bench-201 cells)."""
+    configs = list(configs)
+    if not configs:
+        return []
+    first = configs[0]
+    for c in configs[1:]:
+        if (c.encoding, c.epochs, c.lr, c.hidden) != (first.encoding, first.epochs, first.lr, first.hidden):
+            raise ValueError(f"fit_many got configurations with different encoding/epochs/lr/hidden ({first} and "
+                             f"{c}); allowed: configurations that differ only in loss, margins, lam, triplets, seed")
+    x = np.asarray(features)
+    y = np.asarray(accuracy, dtype=np.float64)
+    if len(x) != len(y) or len(y) < 2:
+        raise ValueError(f"need at least 2 configurations with one accuracy each; got {len(x)} and {len(y)}")
     # A few hundred tiny full-batch steps: torch's thread pool costs more than it gives (measured on 2 cores:
     # 14.5 s with 2 threads, 1.8 s with 1 for a default-profile fit).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _fit(configs, accuracy, config, image_size, features)
+        return _fit_many(x, y, configs, image_size)
     finally:
         torch.set_num_threads(threads)
 
 
-def _fit(configs, accuracy, config, image_size, features) -> RankingPredictor:
-    x = features if features is not None else encode(list(configs), config.encoding, image_size)
-    y = np.asarray(accuracy, dtype=np.float64)
-    if len(x) != len(y) or len(y) < 2:
-        raise ValueError(f"need at least 2 configurations with one accuracy each; got {len(x)} and {len(y)}")
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+def _fit_many(x: np.ndarray, y: np.ndarray, configs: list, image_size: int) -> list[RankingPredictor]:
+    import torch.nn.functional as F
+
+    k, first = len(configs), configs[0]
     mean, std = _stats(x)
     xt = torch.from_numpy((x - mean) / std)
     span = y.max() - y.min()
     yt = torch.tensor((y - y.min()) / (span if span > 0 else 1.0), dtype=torch.float32)
-    net = RankNet(x.shape[1], config.hidden, tuple(x.shape[2:]))
-    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    best_tau, best_state, history = -math.inf, None, []
-    for epoch in range(config.epochs):
-        net.train()
-        feats = net.features(xt)
-        s = net.out(feats).squeeze(-1)
-        if config.loss == "mse":
-            loss = torch.mean((s - yt) ** 2)
-        else:
-            loss = pairwise_hinge_loss(s, yt, config.margin)
-            if config.loss == "pairwise_continuity":
-                loss = loss + config.lam * continuity_loss(feats, yt, config.continuity_margin, config.triplets, gen)
+    channels, grid = x.shape[1], tuple(x.shape[2:])
+    nets = []
+    for c in configs:  # each initialised exactly as a fit of its own (the seed, then the net)
+        torch.manual_seed(c.seed)
+        nets.append(RankNet(channels, c.hidden, grid))
+    gens = [torch.Generator().manual_seed(c.seed) for c in configs]
+    # the k networks' layers side by side: convolutions and batch norms along the channels (groups = k keeps
+    # the networks apart; batch-norm statistics are per channel, so per network), linear layers stacked
+    bodies = [n.body for n in nets]
+    cat = {name: torch.cat([get(b).detach() for b in bodies]).clone().requires_grad_()
+           for name, get in (("w1", lambda b: b[0].weight), ("g1", lambda b: b[1].weight), ("b1", lambda b: b[1].bias),
+                             ("w2", lambda b: b[3].weight), ("c2", lambda b: b[3].bias),
+                             ("g2", lambda b: b[4].weight), ("b2", lambda b: b[4].bias))}
+    stk = {name: torch.stack([get(n).detach() for n in nets]).clone().requires_grad_()
+           for name, get in (("l1w", lambda n: n.body[7].weight.t()), ("l1b", lambda n: n.body[7].bias[None]),
+                             ("l2w", lambda n: n.body[9].weight.t()), ("l2b", lambda n: n.body[9].bias[None]),
+                             ("ow", lambda n: n.out.weight.t()), ("ob", lambda n: n.out.bias[None]))}
+    params = {**cat, **stk}
+    running = {name: torch.cat([getattr(b[i], stat) for b in bodies]).clone()
+               for name, i, stat in (("m1", 1, "running_mean"), ("v1", 1, "running_var"),
+                                     ("m2", 4, "running_mean"), ("v2", 4, "running_var"))}
+    bn1, bn2 = bodies[0][1], bodies[0][4]
+    xk = xt.repeat(1, k, 1, 1)
+    n = len(y)
+
+    def forward(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        h = F.conv2d(xk, params["w1"], None, padding=1, groups=k)
+        h = F.relu(F.batch_norm(h, running["m1"], running["v1"], params["g1"], params["b1"], train, bn1.momentum,
+                                bn1.eps))
+        h = F.conv2d(h, params["w2"], params["c2"], padding=1, groups=k)
+        h = F.relu(F.batch_norm(h, running["m2"], running["v2"], params["g2"], params["b2"], train, bn2.momentum,
+                                bn2.eps))
+        h = h.reshape(n, k, -1).transpose(0, 1)  # (k, n, hidden x grid): each network's flattened features
+        h = F.relu(torch.baddbmm(params["l1b"], h, params["l1w"]))
+        feats = F.relu(torch.baddbmm(params["l2b"], h, params["l2w"]))
+        return feats, torch.baddbmm(params["ob"], feats, params["ow"]).squeeze(-1)
+
+    # foreach: the same Adam arithmetic in a few calls instead of ~10 per parameter tensor
+    opt = torch.optim.Adam(params.values(), lr=first.lr, foreach=True)
+    label_sign = np.sign(y[:, None] - y[None, :])  # the labels' side of the training tau, once per fit
+    label_pairs = float(np.abs(label_sign).sum())
+    best_tau, best_state, history = [-math.inf] * k, [None] * k, [[] for _ in range(k)]
+    for epoch in range(first.epochs):
+        feats, s = forward(True)
+        losses = []
+        for m, c in enumerate(configs):
+            if c.loss == "mse":
+                loss = torch.mean((s[m] - yt) ** 2)
+            else:
+                loss = pairwise_hinge_loss(s[m], yt, c.margin)
+                if c.loss == "pairwise_continuity":
+                    loss = loss + c.lam * continuity_loss(feats[m], yt, c.continuity_margin, c.triplets, gens[m])
+            losses.append(loss)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        torch.stack(losses).sum().backward()
         opt.step()
-        net.eval()
         with torch.no_grad():
-            scores = net(xt).numpy().astype(np.float64)
-            tau = _tau_b_small(scores, y) if len(y) <= 2000 else kendall_tau(scores, y)
-        history.append({"epoch": epoch + 1, "loss": loss.item(), "train_tau": tau})
-        if tau > best_tau:  # RNAS keeps the weights with the best training Kendall tau
-            best_tau, best_state = tau, copy.deepcopy(net.state_dict())
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    return RankingPredictor(net, mean, std, config, image_size, history)
+            _, scores = forward(False)
+        scores = scores.numpy().astype(np.float64)
+        for m in range(k):  # Kendall's tau-b against the labels (as _tau_b_small), the labels' signs reused
+            sa = np.sign(scores[m][:, None] - scores[m][None, :])
+            den = math.sqrt(float(np.abs(sa).sum()) * label_pairs)
+            tau = float((sa * label_sign).sum() / den) if den > 0 else math.nan
+            history[m].append({"epoch": epoch + 1, "loss": losses[m].item(), "train_tau": tau})
+            if tau > best_tau[m]:  # RNAS keeps the weights with the best training Kendall tau
+                best_tau[m] = tau
+                best_state[m] = _slice_state(params, running, m, channels, first.hidden)
+    out = []
+    for m, (net, c) in enumerate(zip(nets, configs)):
+        if best_state[m] is not None:
+            net.load_state_dict(best_state[m], strict=False)  # num_batches_tracked: unused (momentum is set)
+        out.append(RankingPredictor(net, mean, std, c, image_size, history[m]))
+    return out
+
+
+def _slice_state(params: dict, running: dict, m: int, channels: int, hidden: int) -> dict:
+    """Network m's RankNet state dict, copied out of the grouped parameters."""
+    a, b = slice(m * 2 * channels, (m + 1) * 2 * channels), slice(m * hidden, (m + 1) * hidden)
+    with torch.no_grad():
+        state = {"body.0.weight": params["w1"][a], "body.1.weight": params["g1"][a], "body.1.bias": params["b1"][a],
+                 "body.1.running_mean": running["m1"][a], "body.1.running_var": running["v1"][a],
+                 "body.3.weight": params["w2"][b], "body.3.bias": params["c2"][b],
+                 "body.4.weight": params["g2"][b], "body.4.bias": params["b2"][b],
+                 "body.4.running_mean": running["m2"][b], "body.4.running_var": running["v2"][b],
+                 "body.7.weight": params["l1w"][m].t(), "body.7.bias": params["l1b"][m, 0],
+                 "body.9.weight": params["l2w"][m].t(), "body.9.bias": params["l2b"][m, 0],
+                 "out.weight": params["ow"][m].t(), "out.bias": params["ob"][m, 0]}
+        return {key: v.detach().clone() for key, v in state.items()}
 
 
 # ---------------------------------------------------------------------------------------------- studies

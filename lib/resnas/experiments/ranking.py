@@ -34,7 +34,7 @@ from resnas.claims import MIN_BOOTSTRAP_N, Claim
 from resnas.data import DATASETS
 from resnas.params import check_low_lr_epochs, check_val_size, param, require
 from resnas.predictor import (ENCODINGS, FOREST, LOSSES, ForestConfig, PredictorConfig, encode, exhaustive_top, fit,
-                              fit_forest, hamming_distances, kendall_tau, neighbourhood_split,
+                              fit_forest, fit_many, hamming_distances, kendall_tau, neighbourhood_split,
                               predictor_guided_evolution, split_indices)
 
 LONG = "long-budget retraining"
@@ -553,15 +553,12 @@ def sweep(frame: pd.DataFrame, p: Params, seed: int = 0, train_idx=None, epochs:
     tr, va = train_idx[inner_train], train_idx[inner_val]
     x = encode(configs_of(frame), "tensor")
     y = frame.accuracy.to_numpy()
-    rows = []
-    for m in p.margins:
-        for lam in p.lams:
-            cfg = PredictorConfig(loss="pairwise_continuity" if lam > 0 else "pairwise", margin=m, lam=lam,
-                                  epochs=epochs or p.predictor_epochs, hidden=p.hidden, seed=seed)
-            pred = fit(None, y[tr], cfg, features=x[tr])
-            rows.append({"margin": m, "lam": lam, "val_tau": kendall_tau(pred.score_features(x[va]), y[va]),
-                         "n_train": len(tr), "n_val": len(va)})
-    return pd.DataFrame(rows)
+    grid = [(m, lam) for m in p.margins for lam in p.lams]
+    configs = [PredictorConfig(loss="pairwise_continuity" if lam > 0 else "pairwise", margin=m, lam=lam,
+                               epochs=epochs or p.predictor_epochs, hidden=p.hidden, seed=seed) for m, lam in grid]
+    preds = fit_many(x[tr], y[tr], configs)  # the same networks for every setting: one grouped fit
+    return pd.DataFrame([{"margin": m, "lam": lam, "val_tau": kendall_tau(pred.score_features(x[va]), y[va]),
+                          "n_train": len(tr), "n_val": len(va)} for (m, lam), pred in zip(grid, preds)])
 
 
 @dataclass(frozen=True)
@@ -740,6 +737,22 @@ def table3_beside(ours: pd.DataFrame) -> pd.DataFrame:
     rnas = RNAS_TABLE3.rename(columns={"method": "rnas_row", "accuracy": "rnas_accuracy",
                                        "accuracy_sd": "rnas_accuracy_sd", "ranking_pct": "rnas_ranking_pct"})
     return ours.merge(rnas, on="rnas_row", how="left")
+
+
+RNAS_TABLE3_CAPTION = ("RNAS Table 3 (NAS-Bench-101): evolution guided by each predictor, best of each run's top 10, "
+                       "20 seeds; CIFAR-10 test accuracy (mean ± sd) and the picks' ranking among all networks (%)")
+
+
+def show_table3(out, picks: pd.DataFrame, caption: str) -> pd.DataFrame:
+    """RNAS Table 3 in the notebook, for either lane: ours beside the paper's rows (`table3_beside` of `table3`,
+    saved as 'table3' with `caption`), then the paper's table ('rnas_table3'); both displayed. `out`: the
+    notebook's `report.Output`. Returns ours (`table3`)."""
+    from IPython.display import display
+
+    ours = table3(picks)
+    display(out.table(table3_beside(ours), "table3", caption))
+    display(out.table(RNAS_TABLE3, "rnas_table3", RNAS_TABLE3_CAPTION))
+    return ours
 
 
 def search_summary(picks: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
@@ -929,11 +942,18 @@ def _one_repeat(x, y, seed: int, fractions, losses, base: PredictorConfig, n_lab
     smallest = min(float(f) for f in fractions)
     for _, frac, train, test in nb201_splits(len(y), n_labelled, n_test, fractions, [seed]):
         fitted = {}
-        for loss in losses:
-            config = base.replace(loss=loss, seed=seed)
+        configs = [base.replace(loss=loss, seed=seed) for loss in losses]
+        if fitter is _ranknet:  # every loss at once (`fit_many`); each row carries an equal share of the time
             t0 = time.perf_counter()
-            pred = fitter(x[train], y[train], config)
-            seconds = time.perf_counter() - t0
+            preds = fit_many(x[train], y[train], configs)
+            share = (time.perf_counter() - t0) / len(configs)
+            made = [(c, p, share) for c, p in zip(configs, preds)]
+        else:
+            made = []
+            for config in configs:
+                t0 = time.perf_counter()
+                made.append((config, fitter(x[train], y[train], config), time.perf_counter() - t0))
+        for loss, (config, pred, seconds) in zip(losses, made):
             fitted[loss] = (config, pred, seconds)
             history = getattr(pred, "history", None) or [{"train_tau": np.nan}]
             rows.append({"space": space, "split": "random", "seed": seed, "encoding": encoding,
