@@ -177,6 +177,9 @@ def run(profile: str = "paper", notebooks: list[str] | None = None, results: Pat
         for nb in notebooks:
             exp = get_experiment(nb)
             cut = overrides_for(nb, exp.params_class())
+            # the driver's own work (validating the parameters builds the search space, which logs it) belongs to no
+            # notebook: with the previous notebook's log still set it would land there
+            os.environ.pop(RUN_LOG_ENV, None)
             params = load_profile(exp.params_class(), nb, profile, overrides=cut)
             log = logs / f"{nb}.jsonl"
             os.environ[RUN_LOG_ENV] = str(log)
