@@ -298,13 +298,13 @@ CHECKS = {"00_quickstart": check_quickstart, "era_search": check_era_search, "er
 RAN: set[str] = set()  # the notebooks whose ci run passed in this session
 
 
-@pytest.mark.parametrize("notebook", list(EXPERIMENTS))
 # Notebooks that read another notebook's ci results (its store or its tables): run alone (`-k ranking`), a test runs
 # those first into the same folder, so its checks never depend on which other tests were selected.
 NEEDS = {"era_final": ["era_search"], "fidelity_correlation": ["era_search"],
          "ranking_predictor": ["era_search", "fidelity_correlation"]}
 
 
+@pytest.mark.parametrize("notebook", list(EXPERIMENTS))
 def test_notebook_runs_on_ci_profile(notebook, results):
     for first in NEEDS.get(notebook, []):
         if not (results / EXPERIMENTS[first].folder / "manifest.json").exists():
