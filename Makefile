@@ -51,8 +51,11 @@ lock: $(STAMP) ## recompile requirements.lock (and the cluster extra's lock) fro
 	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras requirements-cluster.in -o requirements-cluster.lock
 	$(PY) .ci/environment_yml.py
 
-test: $(STAMP) $(CLUSTER) $(LABSETTINGS) data ## the whole suite, notebooks on the ci profile and the paper smoke included (13.5 min on 2 quiet cores)
-	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15
+# Two pytest-xdist processes, one per core (tests/conftest.py: each test file stays whole on one process, the paper
+# smoke run's two halves run side by side); TESTJOBS=0 runs the suite in this one process
+TESTJOBS ?= 2
+test: $(STAMP) $(CLUSTER) $(LABSETTINGS) data ## the whole suite, notebooks on the ci profile and the paper smoke included
+	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15 -n $(TESTJOBS) --dist loadgroup
 
 test-fast: $(STAMP) data ## the suite without the notebooks
 	$(PY) -m pytest -q -m "not notebook"
@@ -61,8 +64,11 @@ check: $(STAMP) ## validate every params file of PROFILE and its data's availabi
 	$(PY) -m resnas.pipeline check --profile $(PROFILE)
 	$(PY) -m resnas.estimate --profile $(PROFILE)
 
-reproduce: $(STAMP) data ## run every notebook on PROFILE, write results/PROFILE/README.md
-	$(PY) -m resnas.pipeline run --profile $(PROFILE)
+# JOBS notebooks at once, each with its share of the cores as torch threads (resnas.pipeline: on 2 cores two
+# notebooks at one thread each finish sooner than in turn at two); JOBS=1 runs them in turn and shows their output
+JOBS ?= 2
+reproduce: $(STAMP) data ## run every notebook on PROFILE (JOBS=2 at once), write results/PROFILE/README.md
+	$(PY) -m resnas.pipeline run --profile $(PROFILE) --jobs $(JOBS)
 
 readme: $(STAMP) ## rewrite results/PROFILE/README.md from what is there
 	$(PY) -m resnas.pipeline readme --profile $(PROFILE)

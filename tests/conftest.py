@@ -11,3 +11,19 @@ os.environ.setdefault("RESNAS_DATA", str(ROOT / "data"))
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+# `make test` runs the suite in two pytest-xdist processes (`-n 2 --dist loadgroup`). Each test file stays whole
+# on one process (its module fixtures, e.g. test_notebooks' shared results folder, are built once), unless a test
+# names its own group: the paper smoke run's two halves do, so they run side by side.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one torch thread per core share: two processes with a thread per core each would oversubscribe the cores
+    # (resnas.threads); kernels and spawned workers inherit it
+    _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

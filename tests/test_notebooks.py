@@ -300,13 +300,9 @@ RAN: set[str] = set()  # the notebooks whose ci run passed in this session
 
 # Notebooks that read another notebook's ci results (its store or its tables): run alone (`-k ranking`), a test runs
 # those first into the same folder, so its checks never depend on which other tests were selected.
-NEEDS = {"era_final": ["era_search"], "fidelity_correlation": ["era_search"],
-         "ranking_predictor": ["era_search", "fidelity_correlation"]}
-
-
 @pytest.mark.parametrize("notebook", list(EXPERIMENTS))
 def test_notebook_runs_on_ci_profile(notebook, results):
-    for first in NEEDS.get(notebook, []):
+    for first in EXPERIMENTS[notebook].needs:
         if not (results / EXPERIMENTS[first].folder / "manifest.json").exists():
             run_notebook(first, "ci", results=results)
     executed = run_notebook(notebook, "ci", results=results)

@@ -214,3 +214,62 @@ def test_a_partial_profile_runs_only_its_notebooks_while_the_standard_ones_run_a
 def test_the_shipped_decide_profile_is_genas_alone_and_validates(root):
     assert pipeline.profile_notebooks("decide", root / "params") == ["genas"]
     pipeline.check("decide", ["genas"], root / "params", require_data=False)
+
+
+def test_the_next_notebook_waits_for_what_it_reads_and_takes_the_longest_first():
+    needs = EXPERIMENTS["ranking_predictor"].needs
+    assert set(needs) == {"era_search", "fidelity_correlation"}
+    pending = ["era_search", "era_final", "fidelity_correlation", "ranking_predictor", "mo_resnet"]
+    seconds = {"era_search": 40, "era_final": 250, "fidelity_correlation": 30, "ranking_predictor": 250,
+               "mo_resnet": 200}
+    # nothing ran yet: era_final and the others that read era_search wait; mo_resnet is the longest ready one
+    assert pipeline.next_notebook(pending, set(), set(), seconds) == "mo_resnet"
+    assert pipeline.next_notebook([p for p in pending if p != "mo_resnet"], {"mo_resnet"}, set(), seconds) == \
+        "era_search"
+    assert pipeline.next_notebook(pending[1:4], {"era_search"}, set(), seconds) is None  # running is not finished
+    assert pipeline.next_notebook(pending[1:4], set(), {"era_search"}, seconds) == "era_final"  # 250 s before 30
+    assert pipeline.next_notebook(["ranking_predictor"], {"fidelity_correlation"}, {"era_search"}, seconds) is None
+    # a need that is not part of this run does not hold a notebook back; an unknown time goes first
+    assert pipeline.next_notebook(["ranking_predictor", "mo_resnet"], set(), set(), {"mo_resnet": 9}) == \
+        "ranking_predictor"
+
+
+def test_several_jobs_run_side_by_side_in_order_of_needs_and_report_failures(tmp_path, monkeypatch, capsys):
+    """The scheduler on a thread pool with a stand-in runner: at most `jobs` at once, two at once at some point,
+    a notebook only after what it reads has finished, each with its share of the cores, a failure reported."""
+    import concurrent.futures as cf
+    import threading
+    import time
+
+    monkeypatch.setattr(pipeline, "RESULTS", tmp_path)
+    monkeypatch.setattr("resnas.threads.usable_cores", lambda: 4)
+    lock, running, log = threading.Lock(), set(), []
+
+    def runner(nb, profile, threads, params_root, overrides):
+        with lock:
+            running.add(nb)
+            log.append(("start", nb, frozenset(running), threads))
+        time.sleep(0.05)
+        with lock:
+            running.discard(nb)
+            log.append(("end", nb))
+        if nb == "mo_resnet":
+            raise pipeline.NotebookFailed("mo_resnet failed (boom)", tmp_path / "x")
+        pipeline.record_run(tmp_path / profile, nb, {"seconds": 0.05})
+        return tmp_path / nb
+
+    order = ["era_search", "era_final", "fidelity_correlation", "ranking_predictor", "mo_resnet", "pooling_trials"]
+    failed = pipeline.run_notebooks(order, "ci", jobs=2, say=lambda m: None, pool=cf.ThreadPoolExecutor(2),
+                                    runner=runner)
+    assert failed == ["mo_resnet"] and "mo_resnet FAILED: mo_resnet failed (boom)" in capsys.readouterr().err
+    starts = [e for e in log if e[0] == "start"]
+    assert sorted(e[1] for e in starts) == sorted(order)
+    assert all(len(e[2]) <= 2 and e[3] == 2 for e in starts) and any(len(e[2]) == 2 for e in starts)
+    ends = [e[1] for e in log if e[0] == "end"]
+    for nb in order:
+        begun = [e[1] for e in log].index(nb)  # its start event
+        for need in EXPERIMENTS[nb].needs:
+            assert ("end", need) in log[:begun], (nb, need)
+    assert len(ends) == len(order)
+    with pytest.raises(ValueError, match="jobs=0 must be an integer >= 1"):
+        pipeline.run_notebooks(order, "ci", jobs=0)

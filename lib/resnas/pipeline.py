@@ -10,6 +10,13 @@ fresh staging folder, executed notebook included. On success the staging folder 
 in `results/<profile>/store/<folder>/`, which no run swaps or cleans, so a rerun resumes. `run` carries on past a
 failed notebook, writes `results/<profile>/README.md` with the failure marked and each notebook's wall time (kept
 in `results/<profile>/timings.json`), and exits 1.
+
+`--jobs N` runs up to N notebooks at once, each in its own process with its share of the cores as torch threads
+(a notebook starts once the notebooks it reads, `Experiment.needs`, have finished; the longest last time first).
+Why: much of a notebook is single-threaded (kernel start, Python loops over small networks, tables, figures), so
+on 2 cores two notebooks at one thread each finish sooner than one after the other at two threads
+(pooling_trials + cross_topology on default: 101 s in turn, 67 s side by side). A notebook's numbers depend on
+its thread count, not on what runs beside it, so a run with N jobs is repeatable.
 """
 from __future__ import annotations
 
@@ -324,6 +331,85 @@ def run_notebook(notebook: str, profile: str, results: Path | None = None, log_o
     return published / f"{notebook}.ipynb"
 
 
+# ---------------------------------------------------------------- several notebooks at once
+
+def next_notebook(pending: list[str], started: set[str], finished: set[str], seconds: dict[str, float]) -> str | None:
+    """The pending notebook to start now: one whose `needs` among the notebooks of this run have all finished
+    (a need that failed counts as finished: the notebook then reports what it lacks, as it would when run alone),
+    longest last time first (unknown: first), ties in run order; None when none is ready."""
+    asked = set(pending) | started | finished
+    ready = [nb for nb in pending if all(n in finished or n not in asked for n in EXPERIMENTS[nb].needs)]
+    if not ready:
+        return None
+    return max(ready, key=lambda nb: (seconds.get(nb, float("inf")), -pending.index(nb)))
+
+
+def _run_in_child(notebook: str, profile: str, threads: int, params_root: str, overrides: dict) -> Path:
+    """One notebook in a worker process of `run_notebooks`: its kernel (and the kernel's own workers) inherit the
+    thread count, unless the user set OMP_NUM_THREADS."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    os.environ.setdefault("MKL_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
+    return run_notebook(notebook, profile, params_root=params_root, overrides=overrides, say=lambda *a: None)
+
+
+def run_notebooks(notebooks: list[str], profile: str, jobs: int = 1, params_root: str | os.PathLike = PARAMS_ROOT,
+                  overrides: dict | None = None, say=print, pool=None, runner=_run_in_child) -> list[str]:
+    """Run `notebooks` on `profile`, `jobs` at a time; return the ones that failed or were locked. One job runs
+    them in order in this process and shows each kernel's output; several run each in a worker process (output
+    in the executed notebooks) and say when each starts and ends. `pool` (an Executor, default spawned processes)
+    and `runner` (its task, `runner(notebook, profile, threads, params_root, overrides)`) are for tests."""
+    from resnas.threads import usable_cores
+
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r} must be an integer >= 1")
+    failures, results = [], RESULTS / profile
+
+    def report(nb, outcome):
+        if isinstance(outcome, (NotebookFailed, NotebookLocked)):
+            failures.append(nb)
+            what = "NOT RUN" if isinstance(outcome, NotebookLocked) else "FAILED"
+            print(f"[{profile}] {nb} {what}: {outcome}", file=sys.stderr, flush=True)
+        else:
+            say(f"[{profile}] {nb} done in {load_timings(results)[nb]['seconds']:.0f}s -> {outcome}")
+
+    if jobs == 1 or len(notebooks) == 1:
+        for nb in notebooks:
+            say(f"[{profile}] {nb} ...")
+            try:
+                outcome = run_notebook(nb, profile, log_output=True, params_root=params_root, overrides=overrides)
+            except (NotebookFailed, NotebookLocked) as exc:
+                outcome = exc
+            report(nb, outcome)
+        return failures
+
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    threads = max(1, usable_cores() // jobs)
+    seconds = {nb: t.get("seconds", 0) for nb, t in load_timings(results).items()}
+    pending, started, finished, running = list(notebooks), set(), set(), {}
+    say(f"[{profile}] {len(notebooks)} notebooks, {jobs} at a time, {threads} torch thread(s) each; each one's "
+        f"output is in its executed notebook")
+    with pool or cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        while pending or running:
+            while len(running) < jobs and (nb := next_notebook(pending, started, finished, seconds)):
+                pending.remove(nb)
+                started.add(nb)
+                say(f"[{profile}] {nb} started")
+                running[pool.submit(runner, nb, profile, threads, str(params_root), dict(overrides or {}))] = nb
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                nb = running.pop(fut)
+                started.discard(nb)
+                finished.add(nb)
+                try:
+                    outcome = fut.result()
+                except (NotebookFailed, NotebookLocked) as exc:
+                    outcome = exc
+                report(nb, outcome)
+    return [nb for nb in notebooks if nb in failures]
+
+
 def readme(profile: str, results: Path | None = None) -> Path:
     root = Path(results or RESULTS / profile)
     header = ("Written by `make reproduce PROFILE=%s`. Each section is one notebook; its folder holds the "
@@ -332,7 +418,9 @@ def readme(profile: str, results: Path | None = None) -> Path:
     gather(root)  # the claims ledger (CLAIMS.md, claims.csv), which the README opens with
     timings = load_timings(root)
     runs = {nb: timings[nb] for nb in EXPERIMENTS if nb in timings}  # in run order
-    return write_readme(root, [e.folder for e in EXPERIMENTS.values()], header, runs)
+    whole = root / "reproduce.json"
+    return write_readme(root, [e.folder for e in EXPERIMENTS.values()], header, runs,
+                        json.loads(whole.read_text()) if whole.exists() else None)
 
 
 def clean(profile: str, params_root: str | os.PathLike = PARAMS_ROOT) -> Path:
@@ -351,6 +439,8 @@ def main(argv=None) -> int:
     ap.add_argument("command", choices=["run", "check", "readme", "list", "clean"])
     ap.add_argument("--profile", default="default")
     ap.add_argument("--params-root", default=str(PARAMS_ROOT), help="folder of <profile>/<notebook>.yaml")
+    ap.add_argument("--jobs", type=int, default=1, help="notebooks run at once by `run` (default 1; each gets its "
+                    "share of the cores as torch threads)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override one parameter for this run (YAML value, validated like the file); repeatable")
     ap.add_argument("notebooks", nargs="*", help="notebook names (default: all, in order)")
@@ -372,18 +462,14 @@ def main(argv=None) -> int:
             check(args.profile, notebooks, args.params_root, overrides, require_data=args.command == "run")
         failures = []
         if args.command == "run":
-            for nb in notebooks:
-                print(f"[{args.profile}] {nb} ...", flush=True)
-                try:
-                    path = run_notebook(nb, args.profile, log_output=True, params_root=args.params_root,
-                                        overrides=overrides)
-                except (NotebookFailed, NotebookLocked) as exc:
-                    failures.append(nb)
-                    what = "NOT RUN" if isinstance(exc, NotebookLocked) else "FAILED"
-                    print(f"[{args.profile}] {nb} {what}: {exc}", file=sys.stderr, flush=True)
-                    continue
-                secs = load_timings(path.parents[1])[nb]["seconds"]
-                print(f"[{args.profile}] {nb} done in {secs:.0f}s -> {path}", flush=True)
+            t0 = time.perf_counter()
+            failures = run_notebooks(notebooks, args.profile, args.jobs, args.params_root, overrides,
+                                     say=lambda m: print(m, flush=True))
+            if set(notebooks) == set(profile_notebooks(args.profile, args.params_root)):  # a whole run: say its time
+                whole = {"notebooks": len(notebooks), "jobs": args.jobs, "seconds": round(time.perf_counter() - t0, 1),
+                         "failed": failures, "finished": dt.datetime.now().isoformat(timespec="seconds")}
+                _atomic_write(RESULTS / args.profile / "reproduce.json",
+                              lambda p: p.write_text(json.dumps(whole, indent=1)))
         if args.command in ("run", "readme"):
             print(f"wrote {readme(args.profile)}")
         if failures:

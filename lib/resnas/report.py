@@ -181,12 +181,21 @@ def machines_lines(root: Path, runs: dict[str, dict]) -> list[str]:
     return ["Machines (the runs differ):", ""] + [f"- {', '.join(nbs)}: {fp}" for fp, nbs in seen.items()] + [""]
 
 
+def whole_run_line(whole: dict) -> str:
+    """One line on the latest run of every notebook together (`reproduce.json`): its wall time beside the sum of
+    the notebooks' own, which is larger when several ran at once."""
+    return (f"The whole run ({whole['notebooks']} notebooks, {whole['jobs']} at a time) took "
+            f"**{_seconds(whole['seconds'])}** of wall time, finished {whole['finished']}; the total above adds up "
+            f"each notebook's own wall time" + (", which overlap." if whole["jobs"] > 1 else "."))
+
+
 def write_readme(profile_dir: str | os.PathLike, order: list[str], header: str = "",
-                 runs: dict[str, dict] | None = None) -> Path:
+                 runs: dict[str, dict] | None = None, whole: dict | None = None) -> Path:
     """Compose `<profile_dir>/README.md` from each experiment folder's manifest, in `order`. `runs` (notebook ->
     {folder, status, seconds, finished, failed_dir, error}, as the pipeline's `timings.json` keeps them) opens
     it with a table of wall times (after the claims ledger that `resnas.claims.gather` wrote, where there is one),
-    and a notebook whose latest run failed is marked in its section."""
+    and `whole` ({notebooks, jobs, seconds, finished}, the pipeline's `reproduce.json`) the whole run's wall
+    time; a notebook whose latest run failed is marked in its section."""
     root = Path(profile_dir)
     lines = [f"# Results: profile `{root.name}`", ""] + ([header, ""] if header else [])
     runs = runs or {}
@@ -195,6 +204,7 @@ def write_readme(profile_dir: str | os.PathLike, order: list[str], header: str =
     lines += readme_section(root)  # the claims ledger first, when the profile has one
     if runs:
         lines += ["Wall time of each notebook's latest run on this machine:", "", *runs_table(runs), ""]
+        lines += [whole_run_line(whole), ""] if whole else []
         lines += machines_lines(root, runs)
     failed = {r.get("folder"): (nb, r) for nb, r in runs.items() if r.get("status") != "ok"}
     for exp in order:
