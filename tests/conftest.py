@@ -23,7 +23,13 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # the long groups (notebooks: the ci runs, the smoke halves) first, so that no process starts one of them
+        # while the other has nothing left (xdist hands out groups in collection order); stable, so a file's own
+        # order holds
+        items.sort(key=lambda item: not item.get_closest_marker("notebook"))

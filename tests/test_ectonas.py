@@ -335,14 +335,20 @@ def test_the_profile_device_reaches_every_training_and_evaluation(device_log):
             validate(cls, {"device": "tpu"})
 
 
-def test_run_info_records_the_device_and_the_machine(tmp_path):
+@pytest.mark.parametrize("bf16_hardware", [None, "amx_bf16"])
+def test_run_info_records_the_device_and_the_machine(tmp_path, monkeypatch, bf16_hardware):
+    """ECToNAS trains in fp32 whatever 'auto' means on this CPU (found on a CPU with AMX: the test compared with
+    the machine's 'auto' fingerprint, bf16 there), so the record says fp32 with bf16 hardware present or not."""
+    from resnas import threads
     from resnas.evaluate import fingerprint
     from resnas.experiments import ectonas as exp
 
+    monkeypatch.setattr(threads, "cpu_bf16", lambda: bf16_hardware)
     path = exp.write_run_info(tmp_path, "cpu")
     info = json.loads(path.read_text())
-    assert info == {"device": "cpu", "device_type": "cpu", "fingerprint": fingerprint("cpu")}
+    assert info == {"device": "cpu", "device_type": "cpu", "fingerprint": fingerprint("cpu", "fp32")}
     assert info["fingerprint"]["dtype"] == "fp32" and not list(tmp_path.glob(".*tmp*"))
+    assert fingerprint("cpu")["dtype"] == ("bf16-autocast" if bf16_hardware else "fp32")  # the stand-in took
 
 
 def test_protocol_note_follows_the_parameters():

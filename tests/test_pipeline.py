@@ -216,18 +216,21 @@ def test_the_shipped_decide_profile_is_genas_alone_and_validates(root):
     pipeline.check("decide", ["genas"], root / "params", require_data=False)
 
 
-def test_the_next_notebook_waits_for_what_it_reads_and_takes_the_longest_first():
+def test_the_next_notebook_waits_for_what_it_reads_and_takes_the_longest_chain_first():
     needs = EXPERIMENTS["ranking_predictor"].needs
     assert set(needs) == {"era_search", "fidelity_correlation"}
     pending = ["era_search", "era_final", "fidelity_correlation", "ranking_predictor", "mo_resnet"]
     seconds = {"era_search": 40, "era_final": 250, "fidelity_correlation": 30, "ranking_predictor": 250,
                "mo_resnet": 200}
-    # nothing ran yet: era_final and the others that read era_search wait; mo_resnet is the longest ready one
-    assert pipeline.next_notebook(pending, set(), set(), seconds) == "mo_resnet"
-    assert pipeline.next_notebook([p for p in pending if p != "mo_resnet"], {"mo_resnet"}, set(), seconds) == \
-        "era_search"
+    # nothing ran yet: era_final and the others that read era_search wait; era_search (40 s) opens the longest
+    # chain (40 + 30 + 250 through ranking_predictor), longer than mo_resnet's 200 s
+    assert pipeline.next_notebook(pending, set(), set(), seconds) == "era_search"
+    assert pipeline.next_notebook([p for p in pending if p != "era_search"], {"era_search"}, set(), seconds) == \
+        "mo_resnet"
+    assert pipeline.next_notebook(pending, set(), set(), {**seconds, "mo_resnet": 400}) == "mo_resnet"
     assert pipeline.next_notebook(pending[1:4], {"era_search"}, set(), seconds) is None  # running is not finished
-    assert pipeline.next_notebook(pending[1:4], set(), {"era_search"}, seconds) == "era_final"  # 250 s before 30
+    assert pipeline.next_notebook(pending[1:4], set(), {"era_search"}, seconds) == "fidelity_correlation"  # 280 > 250
+    assert pipeline.next_notebook(pending[1:3], set(), {"era_search"}, seconds) == "era_final"  # 250 s before 30
     assert pipeline.next_notebook(["ranking_predictor"], {"fidelity_correlation"}, {"era_search"}, seconds) is None
     # a need that is not part of this run does not hold a notebook back; an unknown time goes first
     assert pipeline.next_notebook(["ranking_predictor", "mo_resnet"], set(), set(), {"mo_resnet": 9}) == \

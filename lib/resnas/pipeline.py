@@ -12,7 +12,7 @@ failed notebook, writes `results/<profile>/README.md` with the failure marked an
 in `results/<profile>/timings.json`), and exits 1.
 
 `--jobs N` runs up to N notebooks at once, each in its own process with its share of the cores as torch threads
-(a notebook starts once the notebooks it reads, `Experiment.needs`, have finished; the longest last time first).
+(a notebook starts once the notebooks it reads, `Experiment.needs`, have finished; the longest chain first).
 Why: much of a notebook is single-threaded (kernel start, Python loops over small networks, tables, figures), so
 on 2 cores two notebooks at one thread each finish sooner than one after the other at two threads
 (pooling_trials + cross_topology on default: 101 s in turn, 67 s side by side). A notebook's numbers depend on
@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -336,12 +337,20 @@ def run_notebook(notebook: str, profile: str, results: Path | None = None, log_o
 def next_notebook(pending: list[str], started: set[str], finished: set[str], seconds: dict[str, float]) -> str | None:
     """The pending notebook to start now: one whose `needs` among the notebooks of this run have all finished
     (a need that failed counts as finished: the notebook then reports what it lacks, as it would when run alone),
-    longest last time first (unknown: first), ties in run order; None when none is ready."""
+    the one with the longest chain of last run's times still ahead of it first (its own time plus its longest
+    line of dependents: era_search, short itself, opens the longest chain), an unknown time first, ties in run
+    order; None when none is ready."""
     asked = set(pending) | started | finished
     ready = [nb for nb in pending if all(n in finished or n not in asked for n in EXPERIMENTS[nb].needs)]
     if not ready:
         return None
-    return max(ready, key=lambda nb: (seconds.get(nb, float("inf")), -pending.index(nb)))
+
+    @functools.cache
+    def chain(nb: str) -> float:
+        after = [d for d in pending if nb in EXPERIMENTS[d].needs]
+        return seconds.get(nb, float("inf")) + max(map(chain, after), default=0.0)
+
+    return max(ready, key=lambda nb: (chain(nb), -pending.index(nb)))
 
 
 def _run_in_child(notebook: str, profile: str, threads: int, params_root: str, overrides: dict) -> Path:
