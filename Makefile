@@ -52,10 +52,10 @@ lock: $(STAMP) ## recompile requirements.lock (and the cluster extra's lock) fro
 	$(PY) .ci/environment_yml.py
 
 # Two pytest-xdist processes, one per core (tests/conftest.py: each test file stays whole on one process, the paper
-# smoke run's two halves run side by side); TESTJOBS=0 runs the suite in this one process
+# smoke run is two files run side by side); TESTJOBS=0 runs the suite in this one process
 TESTJOBS ?= 2
 test: $(STAMP) $(CLUSTER) $(LABSETTINGS) data ## the whole suite, notebooks on the ci profile and the paper smoke included
-	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15 -n $(TESTJOBS) --dist loadgroup
+	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15 -n $(TESTJOBS) --dist loadfile
 
 test-fast: $(STAMP) data ## the suite without the notebooks
 	$(PY) -m pytest -q -m "not notebook"

@@ -13,9 +13,9 @@ def root() -> Path:
     return ROOT
 
 
-# `make test` runs the suite in two pytest-xdist processes (`-n 2 --dist loadgroup`). Each test file stays whole
-# on one process (its module fixtures, e.g. test_notebooks' shared results folder, are built once), unless a test
-# names its own group: the paper smoke run's two halves do, so they run side by side.
+# `make test` runs the suite in two pytest-xdist processes (`-n 2 --dist loadfile`): each test file stays whole on
+# one process (its module fixtures, e.g. test_notebooks' shared results folder, are built once); the paper smoke
+# run is two files (tests/smoke_halves.py), so its halves run side by side.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # one torch thread per core share: two processes with a thread per core each would oversubscribe the cores
     # (resnas.threads); kernels and spawned workers inherit it
@@ -23,13 +23,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        # the long groups (notebooks: the ci runs, the smoke halves) first, so that no process starts one of them
-        # while the other has nothing left (xdist hands out groups in collection order); stable, so a file's own
+        # the long files (notebooks: the ci runs, the smoke halves) first, so that no process starts one of them
+        # while the other has nothing left (xdist hands out files in collection order); stable, so a file's own
         # order holds
         items.sort(key=lambda item: not item.get_closest_marker("notebook"))

@@ -1,8 +1,9 @@
 """The paper smoke run: its overrides only cut budgets, and its verdict comes from what the run log shows.
 
-The whole run (every notebook on the paper profile, FakeData) is `test_paper_smoke_run` (two halves), marked
-`notebook`;
-the rest are fast checks of the verifier on hand-made logs, so a verifier that waves everything through fails.
+The whole run (every notebook on the paper profile, FakeData) is in tests/test_smoke_paper_era.py and
+tests/test_smoke_paper_rest.py (two halves, so `make test`'s two processes run them side by side; see
+tests/smoke_halves.py); here are fast checks of the verifier on hand-made logs, so a verifier that waves everything
+through fails, and of the halves themselves.
 """
 from dataclasses import dataclass
 
@@ -107,42 +108,10 @@ def test_run_log_lines_are_whole_json_records(tmp_path, monkeypatch):
     assert len(read_events(log)) == 50
 
 
-# The whole smoke run, every notebook (what `make smoke PROFILE=paper` runs), in two halves that share nothing, so
-# that `make test`'s two processes run them side by side: the ERA chain (era_final, fidelity_correlation and
-# ranking_predictor read era_search's results) and the rest. `smoke.TINY_SPLITS` makes most epochs one batch, so
-# start-up, not training, is most of it. Measured one notebook at a time at one thread (user+sys, each with ~10
-# CPU-s of its own driver start): ectonas_ablation 155 (5,917 one-batch trainer calls), fidelity 113 (three pools
-# of 4 spawned workers), era_search + era_final 90 (4 workers each), ranking_predictor 66, cross_topology 44,
-# mo_resnet 35, cell_search 31, pooling_trials 30, 00_quickstart 27, era_table 20; GENAS apart.
-# A kernel start is ~12 CPU-s, a pool worker ~5 (torch, and torchvision for FakeData).
-SMOKE_HALVES = {"era": ["era_table", "era_search", "era_final", "fidelity_correlation", "ranking_predictor"],
-                "rest": ["00_quickstart", "mo_resnet", "pooling_trials", "ectonas_ablation", "cross_topology",
-                         "cell_search", "genas"]}
-
-
 def test_the_smoke_halves_cover_every_notebook_once():
+    from smoke_halves import SMOKE_HALVES
+
     halves = [nb for half in SMOKE_HALVES.values() for nb in half]
     assert sorted(halves) == sorted(EXPERIMENTS) and len(halves) == len(set(halves))
-
-
-@pytest.mark.notebook
-@pytest.mark.parametrize("half", [pytest.param(h, marks=pytest.mark.xdist_group(f"smoke-{h}")) for h in SMOKE_HALVES])
-def test_paper_smoke_run(half, tmp_path):
-    """Every notebook on the paper profile's code paths (FakeData, budgets cut); the run log must show the paper's
-    data shapes, backend, workers, device, preset and filter choices."""
-    notebooks = SMOKE_HALVES[half]
-    table = smoke.run("paper", notebooks=notebooks, results=tmp_path / "smoke", say=lambda *a: None)
-    assert list(table.notebook) == notebooks
-    bad = table[table.status != "ok"]
-    assert bad.empty, bad[["notebook", "status", "problems"]].to_string()
-    rows = table.set_index("notebook")
-    if half == "era":
-        assert "cifar10 3x32x32/10" in rows.loc["era_search", "data"]
-        assert rows.loc["era_search", "backends"] == "processx4" and rows.loc["era_search", "processes"] >= 2
-    else:
-        assert rows.loc["ectonas_ablation", "data"] == (
-            "cifar10 3x32x32/10, cifar100 3x32x32/100, eurosat 3x64x64/10, "
-            "fashion_mnist 1x28x28/10, mnist 1x28x28/10, svhn 3x32x32/10")
-        assert rows.loc["cross_topology", "data"] == "adult 1x10x10/2"
-        assert rows.loc["genas", "spaces"] == "darts" and rows.loc["mo_resnet", "spaces"] == "moresnet"
-    assert pd.read_csv(tmp_path / "smoke" / "smoke.csv").status.eq("ok").all()
+    for half in SMOKE_HALVES.values():  # a half holds whatever its notebooks read
+        assert all(need in half for nb in half for need in EXPERIMENTS[nb].needs)

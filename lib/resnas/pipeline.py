@@ -371,7 +371,8 @@ def run_notebooks(notebooks: list[str], profile: str, jobs: int = 1, params_root
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs={jobs!r} must be an integer >= 1")
-    failures, results = [], RESULTS / profile
+    failures, results, t0 = [], RESULTS / profile, time.perf_counter()
+    pending, running = list(notebooks), {}
 
     def report(nb, outcome):
         if isinstance(outcome, (NotebookFailed, NotebookLocked)):
@@ -380,6 +381,9 @@ def run_notebooks(notebooks: list[str], profile: str, jobs: int = 1, params_root
             print(f"[{profile}] {nb} {what}: {outcome}", file=sys.stderr, flush=True)
         else:
             say(f"[{profile}] {nb} done in {load_timings(results)[nb]['seconds']:.0f}s -> {outcome}")
+        if jobs > 1:
+            say(f"[{profile}] {len(notebooks) - len(pending) - len(running)} of {len(notebooks)} notebooks "
+                f"finished, {time.perf_counter() - t0:.0f}s so far")
 
     if jobs == 1 or len(notebooks) == 1:
         for nb in notebooks:
@@ -396,7 +400,7 @@ def run_notebooks(notebooks: list[str], profile: str, jobs: int = 1, params_root
 
     threads = max(1, usable_cores() // jobs)
     seconds = {nb: t.get("seconds", 0) for nb, t in load_timings(results).items()}
-    pending, started, finished, running = list(notebooks), set(), set(), {}
+    started, finished = set(), set()
     say(f"[{profile}] {len(notebooks)} notebooks, {jobs} at a time, {threads} torch thread(s) each; each one's "
         f"output is in its executed notebook")
     with pool or cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
