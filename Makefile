@@ -55,7 +55,7 @@ lock: $(STAMP) ## recompile requirements.lock (and the cluster extra's lock) fro
 # smoke run is two files run side by side); TESTJOBS=0 runs the suite in this one process
 TESTJOBS ?= 2
 test: $(STAMP) $(CLUSTER) $(LABSETTINGS) data ## the whole suite, notebooks on the ci profile and the paper smoke included
-	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15 -n $(TESTJOBS) --dist loadfile
+	RESNAS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=15 -n $(TESTJOBS) --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP) data ## the suite without the notebooks
 	$(PY) -m pytest -q -m "not notebook"

@@ -26,6 +26,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # the long files (notebooks: the ci runs, the smoke halves) first, so that no process starts one of them
-        # while the other has nothing left (xdist hands out files in collection order); stable, so a file's own
-        # order holds
+        # while the other has nothing left: with --no-loadscope-reorder (the Makefile's) xdist hands out files in
+        # collection order, not its default of most tests first, which put the one-test smoke halves last;
+        # stable, so a file's own order holds
         items.sort(key=lambda item: not item.get_closest_marker("notebook"))
