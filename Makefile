@@ -65,9 +65,10 @@ check: $(STAMP) ## validate every params file of PROFILE and its data's availabi
 	$(PY) -m resnas.estimate --profile $(PROFILE)
 
 # JOBS notebooks at once, each with its share of the cores as torch threads (resnas.pipeline: on 2 cores two
-# notebooks at one thread each finish sooner than in turn at two); JOBS=1 runs them in turn and shows their output
-JOBS ?= 2
-reproduce: $(STAMP) data ## run every notebook on PROFILE (JOBS=2 at once), write results/PROFILE/README.md
+# notebooks at one thread each finish sooner than in turn at two); JOBS=1 runs them in turn and shows their output.
+# The paper profile runs in turn: its notebooks take hours each on one GPU, which two at once would share.
+JOBS ?= $(if $(filter paper,$(PROFILE)),1,2)
+reproduce: $(STAMP) data ## run every notebook on PROFILE (JOBS=2 at once; paper: 1), write results/PROFILE/README.md
 	$(PY) -m resnas.pipeline run --profile $(PROFILE) --jobs $(JOBS)
 
 readme: $(STAMP) ## rewrite results/PROFILE/README.md from what is there

@@ -16,7 +16,8 @@ in `results/<profile>/timings.json`), and exits 1.
 Why: much of a notebook is single-threaded (kernel start, Python loops over small networks, tables, figures), so
 on 2 cores two notebooks at one thread each finish sooner than one after the other at two threads
 (pooling_trials + cross_topology on default: 101 s in turn, 67 s side by side). A notebook's numbers depend on
-its thread count, not on what runs beside it, so a run with N jobs is repeatable.
+its thread count, not on what runs beside it, so a run with N jobs is repeatable; runs with other N can differ in
+the last digits (other thread counts round differently). `make reproduce` uses 2 (the paper profile 1).
 """
 from __future__ import annotations
 
