@@ -89,8 +89,8 @@ counts = final.groupby(["seed", "budget"]).config.nunique().rename("networks").r
 out.table(counts, "counts", "Networks per (seed, budget) in the table")
 out.note(f"Table: {table.config.nunique()} of {len(T.subspace_networks(space))} networks of the subspace, "
          f"{len(final)} trainings, {len(table)} rows (one per network, seed, budget and epoch); generation time "
-         f"(sum of training times) {final.wall_time.sum() / 3600:.2f} h on "
-         f"{fingerprint.get('environment', {}).get('cpu', 'this machine')}.", "summary")
+         f"(sum of training times, one thread each) {final.wall_time.sum() / 3600:.2f} h on "
+         f"{' and '.join(T.table_cpus(tabular.TABLES / 'parts', tabular.DEFAULT_TABLE, fingerprint))}.", "summary")
 display(counts)
 
 # %% [markdown]

@@ -3,6 +3,7 @@
 A tiny table (the ci subspace with one group size: 8 networks, 10 images per class, two epochs) is generated for real once per
 module; the shipped table (or its committed parts) is checked where it exists."""
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -221,3 +222,19 @@ def test_the_cpu_id_tells_apart_kernels_that_the_model_name_does_not():
     assert cpu_id_from(zen3) == "AuthenticAMD family 25 model 1 [avx+avx2+fma]"
     assert cpu_id_from(zen3) != cpu_id_from(zen4)
     assert cpu_id_from(zen3 + "\nprocessor\t: 1\nflags\t\t: avx512f\n") == cpu_id_from(zen3)  # first CPU only
+
+
+def test_the_cpus_that_made_a_table_come_from_its_parts_or_its_fingerprint(tmp_path):
+    """A table generated over several sessions names every CPU kind that trained it, not 'this machine'."""
+    frame = pd.DataFrame({"a": [1]})
+    amd = {"cpu": "AMD EPYC", "cpu_id": "AuthenticAMD family 25 model 1 [avx+avx2]"}
+    intel = {"cpu": "Intel(R) Xeon(R) Processor", "cpu_id": "GenuineIntel family 6 model 167 [avx512f]"}
+    for i, env in enumerate([amd, amd, intel]):
+        T._write_parquet(frame, tmp_path / f"t-{i:04d}-{i + 1:04d}.parquet", {"environment": env})
+    expected = ["AMD EPYC", "Intel(R) Xeon(R) Processor"]
+    assert T.table_cpus(tmp_path, "t") == expected
+    assert T.table_cpus(tmp_path, "other") == []
+    merged = {"environments": [json.dumps(intel)]}
+    assert T.table_cpus(tmp_path, "t", merged) == expected[1:]
+    shipped = T.table_cpus(tabular.TABLES / "parts", tabular.DEFAULT_TABLE)
+    assert shipped and "unknown CPU" not in shipped  # every committed part records its CPU

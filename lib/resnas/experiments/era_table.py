@@ -242,6 +242,18 @@ def part_paths(parts_dir: Path, name: str) -> list[Path]:
     return sorted(Path(parts_dir).glob(f"{name}-*.parquet"))
 
 
+def table_cpus(parts_dir: Path, name: str, fingerprint: dict | None = None) -> list[str]:
+    """The CPU kinds that trained table `name`, each once, sorted: from a merged table's fingerprint (its
+    `environments`) when given, else from its parts' metadata. A table generated over several sessions may mix
+    machines (the ERA table's parts 0-530 came from an AMD EPYC, the rest from an Intel Xeon), so its summed
+    training time is not one machine's."""
+    if fingerprint and fingerprint.get("environments"):
+        envs = [json.loads(e) for e in fingerprint["environments"]]
+    else:
+        envs = [parquet_meta(path).get("environment", {}) for path in part_paths(parts_dir, name)]
+    return sorted({e.get("cpu") or "unknown CPU" for e in envs})
+
+
 def read_parts(parts_dir: Path, name: str, identity: dict | None = None) -> pd.DataFrame:
     """Every part of table `name` in `parts_dir` as one frame (empty when none). With `identity`, a part made
     for another table (other data, recipe or subspace) is an error naming the file."""
