@@ -368,7 +368,7 @@ def run_notebooks(notebooks: list[str], profile: str, jobs: int = 1, params_root
     them in order in this process and shows each kernel's output; several run each in a worker process (output
     in the executed notebooks) and say when each starts and ends. `pool` (an Executor, default spawned processes)
     and `runner` (its task, `runner(notebook, profile, threads, params_root, overrides)`) are for tests."""
-    from resnas.threads import usable_cores
+    from resnas.threads import usable_cores, worker_threads
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs={jobs!r} must be an integer >= 1")
@@ -399,7 +399,7 @@ def run_notebooks(notebooks: list[str], profile: str, jobs: int = 1, params_root
     import concurrent.futures as cf
     import multiprocessing as mp
 
-    threads = max(1, usable_cores() // jobs)
+    threads = worker_threads(jobs, usable_cores())  # an equal share of the cores, as for pool workers
     seconds = {nb: t.get("seconds", 0) for nb, t in load_timings(results).items()}
     started, finished = set(), set()
     say(f"[{profile}] {len(notebooks)} notebooks, {jobs} at a time, {threads} torch thread(s) each; each one's "
