@@ -48,3 +48,24 @@ def test_a_pool_worker_exits_when_its_driver_is_killed(tmp_path):
         assert not _alive(worker), "the worker outlived its killed driver"
     finally:
         driver.kill()
+
+
+def _env_of_worker(name):
+    return os.environ.get(name)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forkserver is the Linux path")
+def test_workers_fork_from_a_server_yet_see_the_drivers_environment_of_now(monkeypatch):
+    """A forkserver keeps the environment it started with; a worker must still see the driver's of the moment its
+    pool was made (the data cache, the run log and FakeData are chosen by environment), as a spawned one would."""
+    from resnas.evaluate import make_executor, worker_context
+
+    assert worker_context().get_start_method() == "forkserver"
+    monkeypatch.setenv("RESNAS_TEST_MARK", "first")
+    with make_executor("process", 1) as ex:  # starts this process's forkserver (if no earlier test did)
+        assert ex.submit(_env_of_worker, "RESNAS_TEST_MARK").result() == "first"
+    monkeypatch.setenv("RESNAS_TEST_MARK", "second")
+    monkeypatch.delenv("RESNAS_DATA", raising=False)
+    with make_executor("process", 2) as ex:
+        assert set(ex.map(_env_of_worker, ["RESNAS_TEST_MARK"] * 4)) == {"second"}
+        assert ex.submit(_env_of_worker, "RESNAS_DATA").result() is None

@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import secrets
+import select
 import sqlite3
 import threading
 import time
@@ -491,28 +492,77 @@ def _plain(d: dict) -> dict:
     return json.loads(json.dumps(d))
 
 
-def _init_worker(threads: int):
+# What a pool's forkserver imports once, so that each worker it forks starts with them loaded.
+WORKER_PRELOAD = ("torch", "torchvision", "resnas.evaluate", "resnas.data")
+
+
+def worker_context():
+    """The multiprocessing context of every local pool: forkserver where the platform has it, else spawn.
+
+    Never plain fork: forking a process that already runs torch threads (or has touched CUDA) can deadlock.
+    spawn is safe but starts each worker from nothing: importing torch and torchvision cost ~5 CPU-s a worker
+    here, and a notebook that makes three pools of 4 (fidelity_correlation) spent most of its smoke run on it.
+    A forkserver is a fresh process that imports WORKER_PRELOAD once, touches neither CUDA nor OpenMP threads,
+    and forks each worker from that state: safe for the same reason spawn is, and a worker starts in
+    milliseconds. One forkserver serves every pool of this process. Its environment is the one this process had
+    when it started, so `_init_worker` hands each worker this process's environment as of the pool's creation,
+    as spawn would."""
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():  # Windows
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(list(WORKER_PRELOAD))  # no effect once this process's server runs; harmless
+    return ctx
+
+
+def _init_worker(threads: int, environ: dict[str, str] | None = None, driver: int | None = None):
     import signal
 
+    if environ is not None:  # the driver's environment now (data cache, run log, FakeData), not the forkserver's
+        os.environ.clear()
+        os.environ.update(environ)
     # Ctrl-C (or a Jupyter kernel's interrupt/shutdown, sent to the whole process group) is the driver's to
     # handle: it cancels the pool. A worker that also took it would die mid-training with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
-    _exit_with_parent(os.getppid())
+    _exit_with_driver(os.getppid() if driver is None else driver)
 
 
-def _exit_with_parent(parent: int, every: float = 1.0) -> threading.Thread:
+def _exit_with_driver(driver: int, every: float = 1.0) -> threading.Thread:
     """A pool worker outlives a driver killed with SIGKILL or SIGTERM (seen here: a killed table generation
     left its two workers training for half an hour beside its restart). A daemon thread notices the driver is
-    gone (this process was re-parented) and ends the worker; its unfinished training was the driver's to commit
-    anyway, so nothing finished is lost."""
+    gone and ends the worker; its unfinished training was the driver's to commit anyway, so nothing finished is
+    lost. The driver is not always the worker's parent: a forkserver's workers are its children, and it stays
+    up while they do, so the thread watches the driver itself: through a pidfd where Linux has them (readable
+    once the driver has exited, reaped or not, and immune to pid reuse), else by polling."""
+    pidfd = None
+    if hasattr(os, "pidfd_open"):
+        try:
+            pidfd = os.pidfd_open(driver)
+        except ProcessLookupError:
+            os._exit(1)
+        except OSError:  # a kernel without pidfds
+            pidfd = None
+
+    def driver_alive() -> bool:
+        if os.getppid() == driver:  # spawn: the driver is the parent, and re-parenting says it has gone
+            return True
+        try:
+            os.kill(driver, 0)  # POSIX only; on Windows there is no forkserver, so the branch above answers
+        except ProcessLookupError:
+            return False
+        return True
 
     def watch():
-        while os.getppid() == parent:
-            time.sleep(every)
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while driver_alive():
+                time.sleep(every)
         os._exit(1)
 
-    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    thread = threading.Thread(target=watch, name="exit-with-driver", daemon=True)
     thread.start()
     return thread
 
@@ -528,14 +578,11 @@ def make_executor(backend: str, workers: int = 1, address: str | None = None) ->
     if backend == "inprocess":
         return None
     if backend == "process":
-        import multiprocessing as mp
-
         from resnas.threads import usable_cores, worker_threads
 
         threads = worker_threads(workers, usable_cores())
-        # spawn, not fork: forking a process that already runs torch threads can deadlock.
-        return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                   initargs=(threads,))
+        return ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=_init_worker,
+                                   initargs=(threads, dict(os.environ), os.getpid()))
     address = address or os.environ.get("RESNAS_CLUSTER") or None
     if backend == "dask":
         from resnas.cluster import dask_executor

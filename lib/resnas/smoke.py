@@ -55,10 +55,10 @@ SMOKE_OVERRIDES: dict[str, dict] = {
                    "epochs": 1, "low_lr_epochs": 0, "window": 2, "max_params": 3_000_000},
     "era_final": {"epochs": 1, "seeds": [0], "max_params": 8_000_000},
     # fidelity_correlation: 4 networks (3 in the thesis text's space, so the combined in-space correlations run; f64
-    # outside it). Its CPU is process start-up, not training: every Evaluator (anytime, budget 1, the retraining;
-    # budget 2 is the anytime run's key, served) starts its own pool of 4 spawned workers, each importing torch and,
-    # for FakeData, torchvision (~5 CPU-s a worker: 8 of them made most of its 113 CPU-s run alone, one thread).
-    # retrain_sample 3: correlations need >= 3 networks, and each retrained network is one more worker start.
+    # outside it). Every Evaluator (anytime, budget 1, the retraining; budget 2 is the anytime run's key, served)
+    # starts its own pool of 4 workers. Spawned, each imported torch and torchvision (~5 CPU-s a worker, most of
+    # the notebook's 113 CPU-s); now they fork from one forkserver (resnas.evaluate.worker_context) in milliseconds.
+    # retrain_sample 3: correlations need >= 3 networks.
     "fidelity_correlation": {"width_blocks": 1, "width_filters": [8, 64], "depth_blocks": [1, 2], "fidelities": [1, 2],
                              "n_boot": 20, "retrain_sample": 3, "retrain_epochs": 2},
     "ranking_predictor": {"epochs": 1, "low_lr_epochs": 0, "n_architectures": 8, "seeds": [0, 1],

@@ -10,6 +10,7 @@ numbers: random search, evolution and the GA draw the same first cells), so seed
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -106,9 +107,10 @@ def run_race(p: Params, evaluator=None) -> pd.DataFrame:
     jobs = [(name, seed, p, None if p.processes > 1 else evaluator) for name in p.strategies
             for seed in range(p.seeds)]
     if p.processes > 1:
-        import multiprocessing as mp
+        from resnas.evaluate import _init_worker, worker_context
 
-        with ProcessPoolExecutor(p.processes, mp_context=mp.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(p.processes, mp_context=worker_context(), initializer=_init_worker,
+                                 initargs=(1, dict(os.environ), os.getpid())) as pool:
             results = list(pool.map(_search, jobs, chunksize=max(1, len(jobs) // (4 * p.processes))))
     else:
         results = [_search(job) for job in jobs]
