@@ -166,7 +166,7 @@ def test_an_arm_of_two_seeds_gets_a_t_interval_not_one_between_its_two_values():
 
 
 def test_a_pool_of_workers_gives_what_one_process_gives(tmp_path):
-    """workers=2: the searches, the coupled supernet and the stand-alone trainings run in spawned processes and are
+    """workers=2: the searches, the coupled supernet and the stand-alone trainings run in pool processes and are
     read back (checkpoints, archive), (b)'s read-outs of them here; every number equals the one-process run's. Without the
     random arm's search at hand, (b) runs it itself (here served from its checkpoint: the same scores)."""
     from resnas.threads import usable_cores, worker_threads

@@ -10,7 +10,7 @@ libgomp and Intel OpenMP both honour) remove that; `make bench` shows one run al
 
 The wait policy is read once, when the OpenMP runtime loads with torch, so it is set as an environment
 default: by `import resnas` when torch is not imported yet (`apply_env_defaults`), and by the Makefile's
-`export` for every target (papermill kernels and spawned workers inherit it). A value the user set, for the
+`export` for every target (papermill kernels and pool workers inherit it). A value the user set, for the
 policy or for any runtime's own spin setting, is never overridden.
 """
 from __future__ import annotations

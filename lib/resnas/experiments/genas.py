@@ -184,7 +184,7 @@ def arm_config(p: Params, arm: str, seed: int, **changes):
 # ---------------------------------------------------------------------------------------------- processes
 # The notebook's units of work are independent: every arm x seed search owns its supernet, the coupled supernet of
 # (b) too, and each stand-alone training and supernet read-out depends on nothing but its inputs. With
-# `workers` > 1 they run in a pool of that many processes (`resnas.evaluate.make_executor`: spawned, torch
+# `workers` > 1 they run in a pool of that many processes (`resnas.evaluate.make_executor`: forked from a forkserver, torch
 # threads = cores / workers), so 2 cores do two of them at once: the networks here are too small for torch's
 # intra-op threads to use a second core well (params/default/genas.yaml, `workers`). A search run in a worker
 # writes its checkpoint (`store/genas/`) and this process reads it back, so the result is the same object a
