@@ -18,9 +18,12 @@ def root() -> Path:
 # run is two files (tests/smoke_halves.py), so its halves run side by side.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # one torch thread per core share: two processes with a thread per core each would oversubscribe the cores
-    # (resnas.threads); kernels and spawned workers inherit it
+    # (resnas.threads, which imports no torch: the variable must be set before torch's OpenMP runtime loads);
+    # kernels and pool workers inherit it
+    from resnas.threads import usable_cores, worker_threads
+
     _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
+    os.environ.setdefault("OMP_NUM_THREADS", str(worker_threads(_workers, usable_cores())))
 
 
 def pytest_collection_modifyitems(config, items):
