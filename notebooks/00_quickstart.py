@@ -96,7 +96,7 @@ t0 = time.perf_counter()
 again = ev.map([("era", cfg) for cfg in configs.values()])
 seconds = time.perf_counter() - t0
 demo = pd.DataFrame([{"model": n, "from_archive": r.cached, "same_accuracy": r.final_val_acc == row.final_val_acc,
-                      "trained_by_run": r.run_id}
+                      "trained_by_run_id": r.run_id}
                      for (n, r), row in zip(zip(configs, again),
                                             results[results.dataset == spec.name].itertuples())])
 out.table(demo, "archive_demo", f"Second request on {spec.name}: {ev.trained} trained, {ev.served} served from "

@@ -272,6 +272,17 @@ def test_compare_passes_unchanged_and_ignores_timings(tmp_path):
     assert claims.main(["compare", "--profile", "default", "--repo", str(tmp_path)]) == 0
 
 
+def test_compare_tables_ignores_run_identifiers_but_not_other_text():
+    """A run's id is new every run (a second fresh default run differed only in the quickstart's run id column):
+    a column named for it is not compared; any other text column is."""
+    old = pd.DataFrame({"model": ["a", "b"], "trained_by_run_id": ["028d83f9619d", "028d83f9619d"]})
+    fresh = old.assign(trained_by_run_id="2ac132408744")
+    assert claims.compare_tables(old, fresh, 1e-6, 1e-9) == []
+    renamed = old.rename(columns={"trained_by_run_id": "trained_by"})
+    diffs = claims.compare_tables(renamed, fresh.rename(columns={"trained_by_run_id": "trained_by"}), 1e-6, 1e-9)
+    assert len(diffs) == 1 and "trained_by" in diffs[0]
+
+
 def test_compare_catches_a_changed_table_a_missing_one_and_a_changed_verdict(tmp_path, capsys):
     root = _committed_profile(tmp_path, np.random.default_rng(8))
     t = pd.read_csv(root / "era_search" / "table.csv")

@@ -73,7 +73,7 @@ def check_quickstart(folder: Path):
         held = sorted((r.params, r.final_val_acc) for r in stored if r.data["name"] == dataset)
         assert [p for p, _ in held] == sorted(rows.params)
         assert [a for _, a in held] == pytest.approx([a for _, a in sorted(zip(rows.params, rows.final_val_acc))])
-    assert set(demo.trained_by_run) <= {r.run_id for r in stored}
+    assert set(demo.trained_by_run_id) <= {r.run_id for r in stored}
 
 
 def check_era_search(folder: Path):
