@@ -74,6 +74,12 @@ def check_quickstart(folder: Path):
         assert [p for p, _ in held] == sorted(rows.params)
         assert [a for _, a in held] == pytest.approx([a for _, a in sorted(zip(rows.params, rows.final_val_acc))])
     assert set(demo.trained_by_run_id) <= {r.run_id for r in stored}
+    # the paper table holds every network, our accuracy as the results table says, beside a published figure
+    paper = pd.read_csv(folder / "paper.csv")
+    assert len(paper) == len(res) and paper.paper_test_acc_pct.notna().all()
+    both = paper.merge(res, on=["dataset", "model"])
+    assert len(both) == len(res)
+    assert both.ours_val_acc_pct.tolist() == pytest.approx((100 * both.final_val_acc).tolist())
 
 
 def check_era_search(folder: Path):

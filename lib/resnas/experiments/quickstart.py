@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 from resnas.data import DATASETS
 from resnas.params import param, require
 
@@ -55,3 +57,28 @@ def check_model(name: str, model) -> None:
         EraSpace(filters_choices=FILTERS_CODE).validate(EraConfig(**{**model, "depths": tuple(depths)}))
     except ValueError as exc:  # e.g. "block='weird' is not allowed in this space; allowed: basic, bottleneck"
         raise ValueError(f"{where}.{exc}") from exc
+
+
+def beside_paper(results: pd.DataFrame) -> pd.DataFrame:
+    """Each trained network beside the nearest published figure for small networks trained plainly on the same
+    data: ECToNAS's unmodified baseline (ectonas.txt:158-159, Table 1, column B; mean and sd of test accuracy over
+    its starting topologies; digits stand in for MNIST, as in the ECToNAS notebooks). The paper trains on the
+    whole training set for 200 epochs and reports test accuracy; we train on `train_per_class` images per class
+    for `epochs` epochs and report validation accuracy: data, budget and split all differ, so the paper's figure is
+    the scale a full training reaches, not a comparison. A data set without an analogue gets empty paper columns."""
+    from resnas.experiments.ectonas import PAPER_ANALOGUE, PAPER_TABLE12
+
+    base = PAPER_TABLE12[PAPER_TABLE12["mode"] == "baseline"].set_index("paper_dataset")
+    rows = []
+    for r in results.itertuples():
+        ref = PAPER_ANALOGUE.get(r.dataset)
+        if ref in base.index:
+            b = base.loc[ref]
+            paper = {"paper_dataset": ref, "paper_test_acc_pct": b.paper_test_acc, "paper_test_sd": b.paper_test_sd,
+                     "paper_params": 1000 * b.paper_params_k}
+        else:
+            paper = {"paper_dataset": None, "paper_test_acc_pct": float("nan"), "paper_test_sd": float("nan"),
+                     "paper_params": float("nan")}
+        rows.append({"dataset": r.dataset, "model": r.model, "params": r.params,
+                     "ours_val_acc_pct": 100.0 * r.final_val_acc, **paper})
+    return pd.DataFrame(rows)
