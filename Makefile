@@ -99,7 +99,7 @@ handout: $(STAMP) ## write the student folder HANDOUT (default handout/): labs a
 smoke: $(STAMP) ## every notebook on PROFILE's code paths (default here: paper) with FakeData and budgets cut, checked from its run log
 	$(PY) -m resnas.smoke --profile $(if $(filter default,$(PROFILE)),paper,$(PROFILE))
 
-bench: $(STAMP) ## five figures: engine vs DataLoader, K at once vs in turn, projected paper search, CPU engine per family, two runs at once
+bench: $(STAMP) ## six figures: engine vs DataLoader, K at once vs in turn, projected paper search, CPU engine per family, two runs at once, cell ops
 	$(PY) -m resnas.bench
 
 estimate: $(STAMP) ## per notebook of PROFILE: trainings, epochs, images, hours here (a few s of calibration) and on a GPU

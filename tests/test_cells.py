@@ -4,6 +4,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from torch import nn
 
 from resnas.search import STRATEGIES, make_strategy, run_search
 from resnas.spaces import SearchSpace, get_space, missing_methods
@@ -416,3 +418,25 @@ def test_cell_search_parameters_are_checked():
         race_params(budget=200, checkpoints=[100, 300])
     with pytest.raises(ParamError, match="strategies='annealing' is not allowed"):
         race_params(strategies=["annealing"])
+
+
+# ---------------------------------------------------------------------------------------------- pooling modules
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("size", [(7, 7), (8, 5), (1, 1)])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_pooling_modules_compute_pytorchs_pools_forward_and_backward(stride, size, layout):
+    """The cells' fast pooling modules are PyTorch's 3x3 pools (padding 1; average without the padding),
+    values and gradients, at odd sizes and stride 2 (a DARTS reduction cell) too, in either layout."""
+    from resnas.spaces.cell_networks import AvgPool3x3, MaxPool3x3
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, *size, generator=gen).contiguous(memory_format=layout)
+    grad = torch.randn_like(nn.AvgPool2d(3, stride, 1)(x), memory_format=torch.contiguous_format)
+    for ours, theirs in ((AvgPool3x3(stride), nn.AvgPool2d(3, stride, 1, count_include_pad=False)),
+                         (MaxPool3x3(stride), nn.MaxPool2d(3, stride, 1))):
+        a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+        ya, yb = ours(a), theirs(b)
+        assert ya.shape == yb.shape
+        torch.testing.assert_close(ya, yb, rtol=1e-6, atol=1e-6)
+        ya.backward(grad), yb.backward(grad)
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=1e-6)

@@ -1,4 +1,4 @@
-"""`make bench`: five figures, each measured side by side in one run on one device.
+"""`make bench`: six figures, each measured side by side in one run on one device.
 
 1. One candidate: the engine against the thesis-style pipeline. Both train the same network (same initial
    weights) on the same images for the same epochs and report images per second and final validation
@@ -22,9 +22,13 @@
 5. One run alone against two at once, each its own process (a notebook beside `make reproduce`), under torch's
    defaults (idle OpenMP threads spin), resnas's (they sleep: resnas.threads) and one thread per process; and
    with the process backend's workers. Two at once on a busy machine should take about twice one run.
+6. The cell spaces on the CPU: PyTorch's 3x3 pools against the cells' pooling modules
+   (`resnas.spaces.cell_networks`: the same function), milliseconds per call forward and forward + backward, and
+   one GENAS supernet training step (nb201_small, batch 64, 28 px; a single path and the relaxed mixture of every
+   operation) in the default layout against channels_last, the supernet's (`resnas.supernet`).
 
     python -m resnas.bench [--dataset fashion_mnist] [--train-per-class 100] [--epochs 2] [--k 2] [--sample 4]
-                           [--figures 1,2,3,4,5] [--force-bf16]
+                           [--figures 1,2,3,4,5,6] [--force-bf16]
 """
 from __future__ import annotations
 
@@ -522,6 +526,75 @@ def _one_run_main(argv) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- (6) cell ops
+POOL_SHAPES = ((128, 8, 28, 28), (64, 16, 14, 14), (64, 32, 7, 7))  # nb201_small's stages at fitness batch 128/64
+
+
+def _ms(fn, repeats: int) -> float:
+    fn()  # warm-up: oneDNN primitives, the pooling modules' count maps
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return 1e3 * (time.perf_counter() - t0) / repeats
+
+
+def cell_pools(shapes=POOL_SHAPES, repeats: int = 30, seed: int = 0) -> list[dict]:
+    """Figure 6, pools: ms per call of PyTorch's 3x3 pools (padding 1) and the cells' modules, forward and
+    forward + backward, at one thread on the CPU, with the largest difference between their outputs."""
+    from torch import nn
+
+    from resnas.spaces.cell_networks import AvgPool3x3, MaxPool3x3
+    rows = []
+    with _threads(1):
+        for shape in shapes:
+            x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+            for op, theirs, ours in (("avg_pool_3x3", nn.AvgPool2d(3, 1, 1, count_include_pad=False), AvgPool3x3(1)),
+                                     ("max_pool_3x3", nn.MaxPool2d(3, 1, 1), MaxPool3x3(1))):
+                for impl, module in (("torch.nn", theirs), ("resnas", ours)):
+                    xr = x.clone().requires_grad_()
+
+                    def both(module=module, xr=xr):
+                        module(xr).sum().backward()
+
+                    with torch.no_grad():
+                        fwd = _ms(lambda module=module: module(x), repeats)
+                    rows.append({"op": op, "shape": "x".join(map(str, shape)), "impl": impl, "forward_ms": fwd,
+                                 "forward_backward_ms": _ms(both, repeats),
+                                 "max_abs_diff": float((ours(x) - theirs(x)).abs().max())})
+    return rows
+
+
+def supernet_steps(repeats: int = 8, batch: int = 64, seed: int = 0) -> list[dict]:
+    """Figure 6, supernet: ms per training step (forward, backward, SGD) of the GENAS default profile's supernet
+    (nb201_small on 1x28x28), one path ('decoupled') and every operation ('relaxed'), in the default layout and
+    in channels_last, at one thread, same initial weights."""
+    import numpy as np
+
+    from resnas.spaces import get_space
+    from resnas.supernet import Supernet, relax
+    space = get_space("nb201_small")
+    gen = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(batch, 1, 28, 28, generator=gen), torch.randint(0, 10, (batch,), generator=gen)
+    table = space.sample(np.random.default_rng(seed))
+    rows = []
+    with _threads(1):
+        for channels_last in (False, True):
+            torch.manual_seed(seed)
+            net = Supernet(space, 1, 10, channels_last=channels_last)
+            opt = torch.optim.SGD(net.parameters(), lr=0.01)
+            r = relax(space, table, 0.0)
+            for mode in ("decoupled", "relaxed"):
+                def step(mode=mode):
+                    out = net(x, table, mode) if mode == "decoupled" else net(x, None, "relaxed", r)
+                    opt.zero_grad(set_to_none=True)
+                    F.cross_entropy(out, y).backward()
+                    opt.step()
+
+                rows.append({"mode": mode, "layout": "channels_last" if channels_last else "default",
+                             "step_ms": _ms(step, repeats)})
+    return rows
+
+
 def _seconds(x: float | None) -> str:
     return "stopped" if x is None else f"{x:.1f}"
 
@@ -541,7 +614,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--k", type=int, default=2, help="candidates trained at once in figure 2")
     ap.add_argument("--sample", type=int, default=4, help="sampled candidates behind figure 3's projection")
-    ap.add_argument("--figures", default="1,2,3,4,5", help="which figures to measure, e.g. '4,5'")
+    ap.add_argument("--figures", default="1,2,3,4,5,6", help="which figures to measure, e.g. '4,5'")
     ap.add_argument("--families", default=None,
                     help="figure 4: only the families whose name contains one of these comma-separated parts "
                          "(e.g. '14px' or 'basic depthwise 28px'); default: all")
@@ -553,8 +626,8 @@ def main(argv=None) -> int:
         figures = {int(f) for f in a.figures.split(",")}
     except ValueError:
         figures = set()
-    if not figures or not figures <= {1, 2, 3, 4, 5}:
-        ap.error(f"--figures={a.figures!r}: allowed is a comma-separated subset of 1,2,3,4,5")
+    if not figures or not figures <= {1, 2, 3, 4, 5, 6}:
+        ap.error(f"--figures={a.figures!r}: allowed is a comma-separated subset of 1,2,3,4,5,6")
     out = Path(a.out)
     dev = device_name(pick_device(a.device))
     if 1 in figures:
@@ -628,6 +701,18 @@ def main(argv=None) -> int:
             print(f"    {r['policy']:<38}{where:>12}{alone:>9}{pair:>20}{x:>8}")
         if any(r["stopped_after_s"] for r in runs):
             print("    (stopped: still running after 3 x the reference + 10 s)")
+    if 6 in figures:
+        pools, steps = cell_pools(), supernet_steps()
+        _write_json(out / "cell_ops.json", {"pools": pools, "supernet_steps": steps})
+        print("(6) cell spaces on the CPU, one thread: PyTorch's pools vs the cells' modules (ms per call), and a "
+              "GENAS supernet step (nb201_small, batch 64, 28 px) per layout")
+        print(f"    {'op':<14}{'shape':<14}{'impl':<10}{'forward':>9}{'fwd+bwd':>9}{'max |diff|':>12}")
+        for r in pools:
+            print(f"    {r['op']:<14}{r['shape']:<14}{r['impl']:<10}{r['forward_ms']:>9.2f}"
+                  f"{r['forward_backward_ms']:>9.2f}{r['max_abs_diff']:>12.1e}")
+        print(f"    {'supernet mode':<14}{'layout':<24}{'ms per step':>12}")
+        for r in steps:
+            print(f"    {r['mode']:<14}{r['layout']:<24}{r['step_ms']:>12.1f}")
     return 0
 
 

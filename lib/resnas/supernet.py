@@ -224,7 +224,7 @@ class _DartsSuperCell(nn.Module):
 class Supernet(nn.Module):
     """The supernet of a cell space (see the module docstring); `forward(x, table, mode, relaxation)`."""
 
-    def __init__(self, space, in_channels: int = 3, num_classes: int = 10):
+    def __init__(self, space, in_channels: int = 3, num_classes: int = 10, channels_last: bool = True):
         super().__init__()
         _check_space(space)
         self.space, self.in_channels, self.num_classes = space, in_channels, num_classes
@@ -257,11 +257,19 @@ class Supernet(nn.Module):
                 reduction_prev = reduction
                 c_prev_prev, c_prev = c_prev, DARTS_NODES * c
             self.head = nn.Linear(c_prev, num_classes)
+        # channels_last throughout (weights here, inputs in forward): on the CPU the small-channel convolutions of
+        # these cells are much faster in it (a (128, 8, 28, 28) 1x1 convolution: 0.8 ms against 11.7 in the
+        # default layout, one thread); measured on the GENAS default profile, a random-arm search took 8.9 s
+        # against 15.1 (with the pooling modules of cell_networks; `make bench`, figure 6). The same function
+        # either way, up to float rounding; CUDA runs it in channels_last too, as the training engine does.
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.to(memory_format=self.memory_format)
 
     def forward(self, x, table=None, mode: str = "decoupled", relaxation: Relaxation | None = None):
         if mode != "relaxed" and table is None:
             raise ValueError(f"mode={mode!r} needs a table; allowed: a cell of the supernet's space")
         plans = _plans(self.space, table, mode, relaxation)
+        x = x.contiguous(memory_format=self.memory_format)
         if isinstance(self.space, Nb201Space):
             x = self.stem(x)
             for layer in self.cells:  # the reduction blocks between stages are shared, not searched
