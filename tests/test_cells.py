@@ -440,3 +440,16 @@ def test_pooling_modules_compute_pytorchs_pools_forward_and_backward(stride, siz
         torch.testing.assert_close(ya, yb, rtol=1e-6, atol=1e-6)
         ya.backward(grad), yb.backward(grad)
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=1e-6)
+
+
+def test_average_pool_module_trains_after_a_call_under_inference_mode():
+    """A read-out under torch.inference_mode must not leave the module unable to train at the same size (a cached
+    count map made there could not be saved for backward)."""
+    from resnas.spaces.cell_networks import AvgPool3x3
+
+    pool = AvgPool3x3(1)
+    with torch.inference_mode():
+        pool(torch.ones(2, 3, 6, 6))
+    x = torch.ones(2, 3, 6, 6, requires_grad=True)
+    pool(x).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

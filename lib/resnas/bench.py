@@ -531,7 +531,7 @@ POOL_SHAPES = ((128, 8, 28, 28), (64, 16, 14, 14), (64, 32, 7, 7))  # nb201_smal
 
 
 def _ms(fn, repeats: int) -> float:
-    fn()  # warm-up: oneDNN primitives, the pooling modules' count maps
+    fn()  # warm-up: oneDNN primitives
     t0 = time.perf_counter()
     for _ in range(repeats):
         fn()
@@ -544,6 +544,7 @@ def cell_pools(shapes=POOL_SHAPES, repeats: int = 30, seed: int = 0) -> list[dic
     from torch import nn
 
     from resnas.spaces.cell_networks import AvgPool3x3, MaxPool3x3
+
     rows = []
     with _threads(1):
         for shape in shapes:
@@ -572,6 +573,7 @@ def supernet_steps(repeats: int = 8, batch: int = 64, seed: int = 0) -> list[dic
 
     from resnas.spaces import get_space
     from resnas.supernet import Supernet, relax
+
     space = get_space("nb201_small")
     gen = torch.Generator().manual_seed(seed)
     x, y = torch.randn(batch, 1, 28, 28, generator=gen), torch.randint(0, 10, (batch,), generator=gen)

@@ -15,16 +15,11 @@ from resnas.spaces.cells import DARTS_NODES, NB201_EDGES, NB201_NODES, DartsGeno
 # batch: nn.AvgPool2d 9-14 ms forward, 20-24 forward + backward, against 2.1 and 6.6-7.3 for the depthwise form
 # below; nn.MaxPool2d 25 and 28 against 6.2 and 12.3 in channels_last. The modules compute the same function
 # as PyTorch's (tests/test_cells.py compares values and gradients).
-_COUNTS: dict = {}
-
-
-def _valid_counts(h: int, w: int, stride: int, device, dtype) -> torch.Tensor:
-    """(1, 1, h', w'): how many real (unpadded) pixels each 3x3 window of stride `stride` covers."""
-    key = (h, w, stride, str(device), dtype)
-    if key not in _COUNTS:
-        ones = torch.ones(1, 1, h, w, device=device, dtype=dtype)
-        _COUNTS[key] = F.conv2d(ones, torch.ones(1, 1, 3, 3, device=device, dtype=dtype), stride=stride, padding=1)
-    return _COUNTS[key]
+def _valid_counts(h: int, w: int, stride: int, like: torch.Tensor) -> torch.Tensor:
+    """(1, 1, h', w'): how many real (unpadded) pixels each 3x3 window of stride `stride` covers, on `like`'s
+    device and dtype. Computed at every call (microseconds beside the pooling): a cache would be global state, and
+    a tensor first made under torch.inference_mode could not be saved for a later backward."""
+    return F.conv2d(like.new_ones(1, 1, h, w), like.new_ones(1, 1, 3, 3), stride=stride, padding=1)
 
 
 class AvgPool3x3(nn.Module):
@@ -38,7 +33,7 @@ class AvgPool3x3(nn.Module):
     def forward(self, x):
         c = x.shape[1]
         sums = F.conv2d(x, x.new_ones(c, 1, 3, 3), stride=self.stride, padding=1, groups=c)
-        return sums / _valid_counts(x.shape[-2], x.shape[-1], self.stride, x.device, sums.dtype)
+        return sums / _valid_counts(x.shape[-2], x.shape[-1], self.stride, sums)
 
     def extra_repr(self) -> str:
         return f"stride={self.stride}"
