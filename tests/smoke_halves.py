@@ -7,8 +7,8 @@ the quickstart and the cross-topology study, and the rest.
 (`CI=true bash .ci/run` on fresh clones, 2 quiet cores, 2026-12-03), the two halves' seconds:
 - before GENAS's supernet ran in channels_last with the cells' pooling modules: ERA chain 136, the rest 338;
 - after, with ectonas_ablation in the first half: 200 and 221; with GENAS's smoke cut to 2 generations as well:
-  198 and 128 (the ERA chain ~118 of the first), hence this split: 121 and 185 (suite 8.1 min, 11.1 with set-up); 158 and 201 an hour later, on a
-  slower machine (suite 9.1 min).
+  198 and 128 (the ERA chain ~118 of the first), hence this split: 121 and 185 (suite 8.1 min, 11.1 with set-up);
+  158 and 201 an hour later, on a slower machine (suite 9.1 min).
 Alone at one thread (wall seconds, 2026-12-03): genas 74 (157 before), ectonas_ablation 70-73, cross_topology 26,
 mo_resnet 21, cell_search 21, 00_quickstart 19, pooling_trials 16. A kernel start with its imports is ~10 CPU-s
 of every notebook.
